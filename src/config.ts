@@ -1,0 +1,175 @@
+import Ajv, { ErrorObject } from 'ajv';
+import addFormats from 'ajv-formats';
+import fs from 'fs';
+import path from 'path';
+import { JSONSchema7 } from 'json-schema';
+import { ConfigError } from './errors';
+
+export const RESOURCES_DIR = path.resolve(__dirname, '..', 'resources');
+export const SPEC_PATH = path.join(RESOURCES_DIR, 'spec.json');
+
+export type OfferType = 'SingleEvent' | 'MultiEvent';
+
+/** The user's configuration as written in the spec (defaults applied). */
+export interface RawConfig {
+  api_token: string;
+  tenant?: string;
+  api_url?: string;
+  page_size: number;
+  start_date?: string;
+  offer_types?: OfferType[];
+  search?: string;
+  lookback_days: number;
+  concurrency: number;
+  request_timeout_seconds: number;
+  max_retries: number;
+}
+
+/** What the rest of the connector works with: validated and resolved. */
+export interface GoKartConfig {
+  apiToken: string;
+  baseUrl: string;
+  pageSize: number;
+  startDate?: number; // epoch ms
+  offerType?: OfferType; // undefined = no filter
+  search?: string;
+  lookbackMs: number;
+  concurrency: number;
+  timeoutMs: number;
+  maxRetries: number;
+  /** Base of the exponential backoff; only tests and the benchmark lower it. */
+  retryBaseDelayMs: number;
+}
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+let validator: ReturnType<Ajv['compile']> | undefined;
+
+function connectionSchema(): JSONSchema7 {
+  const spec = JSON.parse(fs.readFileSync(SPEC_PATH, 'utf8'));
+  return spec.connectionSpecification as JSONSchema7;
+}
+
+function compileValidator(): ReturnType<Ajv['compile']> {
+  // allErrors: report every violation at once; useDefaults: fill the spec's defaults.
+  const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true });
+  addFormats(ajv);
+  // Airbyte UI annotations: known to us, meaningless to validation.
+  ajv.addVocabulary(['airbyte_secret', 'airbyte_type', 'order', 'airbyte_hidden']);
+  return ajv.compile(connectionSchema());
+}
+
+/** One readable sentence per Ajv error, naming the field. */
+function describe(error: ErrorObject, config: Record<string, unknown>): string {
+  const field =
+    error.keyword === 'required'
+      ? String(error.params.missingProperty)
+      : error.instancePath.replace(/^\//, '').replace(/\//g, '.') || 'config';
+  const top = field.split('.')[0];
+  const got = top in config && top !== 'api_token' ? ` (got ${JSON.stringify(config[top])})` : '';
+  switch (error.keyword) {
+    case 'required':
+      return `${field} is required`;
+    case 'pattern':
+      return field === 'tenant'
+        ? `tenant must be one DNS label (letters, digits, hyphens), as in https://api.{tenant}.getgokart.ai${got}`
+        : `${field} has an invalid format${got}`;
+    case 'format':
+      return `${field} must be a ${error.params.format} such as 2024-01-01T00:00:00Z${got}`;
+    default:
+      return `${field} ${error.message}${got}`;
+  }
+}
+
+function checkApiUrl(apiUrl: string): string {
+  let url: URL;
+  try {
+    url = new URL(apiUrl);
+  } catch {
+    throw new ConfigError(`api_url is not a valid URL (got ${JSON.stringify(apiUrl)})`);
+  }
+  const loopback = LOOPBACK_HOSTS.has(url.hostname);
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
+    throw new ConfigError(
+      `api_url must use https (http is allowed only to a loopback host such as 127.0.0.1); got ${url.protocol}//${url.host}`,
+    );
+  }
+  if (url.username || url.password || url.search || url.hash) {
+    throw new ConfigError('api_url must not contain credentials, a query string or a fragment');
+  }
+  return url.toString().replace(/\/+$/, '');
+}
+
+/**
+ * Validates a config object against the spec and our own rules. Throws a
+ * ConfigError listing every problem, each naming its field; never echoes the token.
+ */
+export function validateConfig(input: unknown): RawConfig {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new ConfigError('config must be a JSON object');
+  }
+  const config = structuredClone(input) as Record<string, unknown>;
+  validator ??= compileValidator();
+  const problems: string[] = [];
+  if (!validator(config)) {
+    for (const e of validator.errors ?? []) problems.push(describe(e, config));
+  }
+  if (config.tenant === undefined && config.api_url === undefined) {
+    problems.push('one of tenant or api_url is required');
+  }
+  if (typeof config.api_url === 'string') {
+    try {
+      checkApiUrl(config.api_url);
+    } catch (e) {
+      problems.push((e as Error).message);
+    }
+  }
+  if (problems.length) {
+    throw new ConfigError(`Invalid configuration: ${[...new Set(problems)].join('; ')}`);
+  }
+  return config as unknown as RawConfig;
+}
+
+export function resolveConfig(raw: RawConfig): GoKartConfig {
+  const types = raw.offer_types ?? [];
+  return {
+    apiToken: raw.api_token,
+    baseUrl: raw.api_url ? checkApiUrl(raw.api_url) : `https://api.${raw.tenant}.getgokart.ai`,
+    pageSize: raw.page_size,
+    startDate: raw.start_date ? Date.parse(raw.start_date) : undefined,
+    // The API documents one filter.offer_type value; both types means no filter.
+    offerType: types.length === 1 ? types[0] : undefined,
+    search: raw.search || undefined,
+    lookbackMs: raw.lookback_days * DAY_MS,
+    concurrency: raw.concurrency,
+    timeoutMs: raw.request_timeout_seconds * 1000,
+    maxRetries: raw.max_retries,
+    retryBaseDelayMs: Number(process.env.GOKART_RETRY_BASE_MS) || 500,
+  };
+}
+
+/** Reads, validates and resolves a config file. */
+export function loadConfig(file: string): GoKartConfig {
+  return resolveConfig(validateConfig(readJsonFile(file, 'config')));
+}
+
+export function readJsonFile(file: string, what: string): unknown {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(
+      `Cannot read the ${what} file ${file}: ${(e as NodeJS.ErrnoException).code ?? e}`,
+    );
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    // V8's message quotes the text around the error, which may be a secret: keep only the position.
+    const at = /position (\d+)/.exec((e as Error).message);
+    throw new ConfigError(
+      `The ${what} file ${file} is not valid JSON${at ? ` (error at character ${at[1]})` : ''}`,
+    );
+  }
+}

@@ -1,0 +1,102 @@
+import { AirbyteConnectionStatusMessage, AirbyteLogger } from 'faros-airbyte-cdk';
+import { Command } from 'commander';
+import { readJsonFile } from './config';
+import { ConnectorError, errorText } from './errors';
+import { JsonLinesSink, traceError } from './output';
+import { GoKartSource } from './source';
+
+/** The Airbyte CLI contract: spec | check | discover | read, messages on stdout. */
+export function main(argv: string[] = process.argv): void {
+  const out = new JsonLinesSink(process.stdout, secretsFrom(argv));
+  const source = new GoKartSource(new AirbyteLogger());
+  const program = new Command('main')
+    .description('GoKart offers source for Airbyte')
+    .showHelpAfterError()
+    // Usage errors go to stderr; stdout carries only Airbyte messages.
+    .configureOutput({ writeOut: (s) => process.stderr.write(s) });
+
+  const run = (action: () => Promise<boolean>) => async () => {
+    let ok = false;
+    try {
+      ok = await action();
+    } catch (err) {
+      const known = err instanceof ConnectorError;
+      await out.message(
+        traceError({
+          message: errorText(err),
+          internal_message: known ? err.internalMessage : (err as Error)?.stack,
+          failure_type: known ? err.failureType : 'system_error',
+        }),
+      );
+    }
+    process.exitCode = ok ? 0 : 1;
+  };
+
+  program
+    .command('spec')
+    .description('print the connector specification')
+    .action(
+      run(async () => {
+        await out.message(await source.spec());
+        return true;
+      }),
+    );
+  program
+    .command('check')
+    .requiredOption('--config <path>', 'config JSON file')
+    .description('validate the config and make one request to GoKart')
+    .action((opts) =>
+      run(async () => {
+        const result = await source.check(readJsonFile(opts.config, 'config'));
+        await out.message(new AirbyteConnectionStatusMessage(result));
+        return true; // a FAILED check is a valid answer, not a crash
+      })(),
+    );
+  program
+    .command('discover')
+    .requiredOption('--config <path>', 'config JSON file')
+    .description('print the catalog')
+    .action((opts) =>
+      run(async () => {
+        await out.message({
+          type: 'CATALOG',
+          catalog: source.discover(readJsonFile(opts.config, 'config')),
+        });
+        return true;
+      })(),
+    );
+  program
+    .command('read')
+    .requiredOption('--config <path>', 'config JSON file')
+    .requiredOption('--catalog <path>', 'configured catalog JSON file')
+    .option('--state <path>', 'state JSON file from the previous sync')
+    .description('read records, emitting RECORD, STATE and TRACE messages')
+    .action((opts) =>
+      run(() =>
+        source.read(
+          readJsonFile(opts.config, 'config'),
+          readJsonFile(opts.catalog, 'catalog'),
+          opts.state ? readJsonFile(opts.state, 'state') : undefined,
+          out,
+        ),
+      )(),
+    );
+
+  program.parseAsync(argv).catch((err) => {
+    process.stderr.write(`${errorText(err)}\n`);
+    process.exitCode = 2;
+  });
+}
+
+/** The token from --config, known before anything can print it. */
+function secretsFrom(argv: string[]): string[] {
+  const i = argv.findIndex((a) => a === '--config' || a.startsWith('--config='));
+  const file = argv[i]?.startsWith('--config=') ? argv[i].slice('--config='.length) : argv[i + 1];
+  if (i < 0 || !file) return [];
+  try {
+    const token = (readJsonFile(file, 'config') as { api_token?: unknown })?.api_token;
+    return typeof token === 'string' && token.length >= 4 ? [token] : [];
+  } catch {
+    return [];
+  }
+}

@@ -1,0 +1,184 @@
+import {
+  AirbyteCatalog,
+  AirbyteConfiguredCatalog,
+  AirbyteConnectionStatus,
+  AirbyteLogger,
+  AirbyteSpec,
+  SpecLoader,
+  SyncMode,
+} from 'faros-airbyte-cdk';
+import { GoKartClient } from './client';
+import { GoKartConfig, resolveConfig, SPEC_PATH, validateConfig } from './config';
+import { ConfigError, ConnectorError, errorText } from './errors';
+import { estimate, ReadSink, streamState, streamStatus, traceError } from './output';
+import { OFFERS_STREAM, OffersStream, parseInputState } from './stream';
+
+export interface CheckResult {
+  status: AirbyteConnectionStatus;
+  message: string;
+}
+
+/**
+ * The GoKart offers source: spec, check, discover and read. It plays the part
+ * of the CDK's AirbyteSourceBase, whose read adds Faros-only state and records;
+ * this one speaks plain Airbyte protocol.
+ */
+export class GoKartSource {
+  constructor(private readonly logger: AirbyteLogger = new AirbyteLogger()) {}
+
+  spec(): Promise<AirbyteSpec> {
+    return SpecLoader.loadSpec(SPEC_PATH);
+  }
+
+  /** Validates the config, then makes one real request and explains any failure. */
+  async check(rawConfig: unknown): Promise<CheckResult> {
+    let config: GoKartConfig;
+    try {
+      config = resolveConfig(validateConfig(rawConfig));
+    } catch (err) {
+      return { status: AirbyteConnectionStatus.FAILED, message: errorText(err) };
+    }
+    // One small page; few retries, so a wrong host is reported quickly.
+    const client = new GoKartClient({
+      ...config,
+      pageSize: 1,
+      maxRetries: Math.min(config.maxRetries, 2),
+    });
+    try {
+      const page = await client.fetchPage({ page: 0 });
+      return {
+        status: AirbyteConnectionStatus.SUCCEEDED,
+        message: `Connected to ${config.baseUrl}: ${page.totalCount} offers visible`,
+      };
+    } catch (err) {
+      return { status: AirbyteConnectionStatus.FAILED, message: errorText(err) };
+    } finally {
+      client.close();
+    }
+  }
+
+  discover(rawConfig: unknown): AirbyteCatalog {
+    const config = resolveConfig(validateConfig(rawConfig));
+    return { streams: [this.offersStream(config).asAirbyteStream()] };
+  }
+
+  /**
+   * Reads every configured stream into the sink. Returns false when the read
+   * failed (a TRACE ERROR was written); throws ConfigError before anything is
+   * read when config, catalog or state is wrong.
+   */
+  async read(
+    rawConfig: unknown,
+    catalog: unknown,
+    rawState: unknown,
+    sink: ReadSink,
+  ): Promise<boolean> {
+    const config = resolveConfig(validateConfig(rawConfig));
+    const configured = configuredStreams(catalog);
+    const state = parseInputState(rawState);
+    for (const { syncMode } of configured) {
+      const ok = await this.readOffers(config, syncMode, state, sink);
+      if (!ok) return false;
+    }
+    return true;
+  }
+
+  private offersStream(config: GoKartConfig): OffersStream {
+    return new OffersStream(this.logger, config);
+  }
+
+  private async readOffers(
+    config: GoKartConfig,
+    syncMode: SyncMode,
+    state: ReturnType<typeof parseInputState>,
+    sink: ReadSink,
+  ): Promise<boolean> {
+    const name = OFFERS_STREAM;
+    await sink.message(streamStatus(name, 'STARTED'));
+    let running = false;
+    const markRunning = async () => {
+      if (!running) await sink.message(streamStatus(name, 'RUNNING'));
+      running = true;
+    };
+    let lowerConcurrency = () => {};
+    const client = new GoKartClient(config, (notice) => {
+      const where = notice.page >= 0 ? `page ${notice.page}` : 'a request';
+      sink.log(
+        'WARN',
+        `Retrying ${where} in ${(notice.delayMs / 1000).toFixed(1)}s (attempt ${notice.attempt + 1}): ${notice.reason}`,
+      );
+      if (notice.rateLimited) {
+        lowerConcurrency();
+        running = true;
+        void sink.message(streamStatus(name, 'RUNNING', Date.now() + notice.delayMs));
+      }
+    });
+    const read = this.offersStream(config).openRead(
+      syncMode,
+      state,
+      (r, s) => client.fetchPage(r, s),
+      {
+        estimate: (rows) => void sink.message(estimate(name, rows)),
+        log: (level, message) => sink.log(level === 'warn' ? 'WARN' : 'INFO', message),
+      },
+    );
+    lowerConcurrency = () => read.scanner.lowerConcurrency();
+    let count = 0;
+    const started = Date.now();
+    try {
+      for await (const batch of read.batches) {
+        await markRunning();
+        await sink.records(name, batch);
+        count += batch.length;
+      }
+      await markRunning();
+      await sink.message(streamState(name, { ...read.finalState() }, count));
+      await sink.message(streamStatus(name, 'COMPLETE'));
+      const { requests, passes, earlyStop } = read.scanner.stats;
+      sink.log(
+        'INFO',
+        `Read ${count} offers (${syncMode}) with ${requests} requests in ${Date.now() - started} ms` +
+          (passes > 1 ? `, ${passes} passes` : '') +
+          (earlyStop ? ', stopped early at older offers' : ''),
+      );
+      return true;
+    } catch (err) {
+      // No state past the failure: the saved cursor stays where it was.
+      await sink.message(streamStatus(name, 'INCOMPLETE'));
+      const failureType = err instanceof ConnectorError ? err.failureType : 'system_error';
+      await sink.message(
+        traceError({
+          message: `Reading the ${name} stream failed after ${count} records: ${errorText(err)}`,
+          internal_message:
+            err instanceof Error && !(err instanceof ConnectorError) ? err.stack : undefined,
+          failure_type: failureType,
+          stream_descriptor: { name },
+        }),
+      );
+      return false;
+    } finally {
+      client.close();
+    }
+  }
+}
+
+/** The configured streams this source knows; any other stream name is a config error. */
+function configuredStreams(catalog: unknown): { syncMode: SyncMode }[] {
+  const streams = (catalog as AirbyteConfiguredCatalog | null)?.streams;
+  if (!Array.isArray(streams))
+    throw new ConfigError('catalog: expected an object with a "streams" list');
+  return streams.map((s, i) => {
+    const name = s?.stream?.name;
+    if (name !== OFFERS_STREAM) {
+      throw new ConfigError(
+        `catalog: streams[${i}] names unknown stream ${JSON.stringify(name)}; this source has only "${OFFERS_STREAM}"`,
+      );
+    }
+    if (s.sync_mode !== SyncMode.FULL_REFRESH && s.sync_mode !== SyncMode.INCREMENTAL) {
+      throw new ConfigError(
+        `catalog: streams[${i}].sync_mode must be full_refresh or incremental (got ${JSON.stringify(s.sync_mode)})`,
+      );
+    }
+    return { syncMode: s.sync_mode };
+  });
+}

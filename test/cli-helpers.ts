@@ -1,0 +1,101 @@
+import Ajv from 'ajv';
+import { spawn } from 'child_process';
+import fs from 'fs';
+import os from 'os';
+import path from 'path';
+
+export const ROOT = path.resolve(__dirname, '..');
+export const MAIN = path.join(ROOT, 'bin', 'main');
+
+const validateMessage = new Ajv({ allErrors: true, strict: false }).compile(
+  JSON.parse(fs.readFileSync(path.join(ROOT, 'test_files', 'airbyte_message.schema.json'), 'utf8')),
+);
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Message = Record<string, any>;
+
+export interface CliRun {
+  code: number | null;
+  messages: Message[];
+  stdout: string;
+  stderr: string;
+  records: Message[];
+  states: Message[];
+  traces: Message[];
+  logs: string[];
+}
+
+/** A temp folder per test file; JSON files written into it. */
+export class TempDir {
+  readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gokart-test-'));
+  write(name: string, value: unknown): string {
+    const file = path.join(this.dir, name);
+    fs.writeFileSync(file, typeof value === 'string' ? value : JSON.stringify(value));
+    return file;
+  }
+  remove(): void {
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Runs bin/main as a child process and parses stdout; fails the test if any
+ * stdout line is not a valid plain Airbyte message.
+ */
+export function runCli(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [MAIN, ...args], {
+      env: { ...process.env, GOKART_RETRY_BASE_MS: '20', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const messages: Message[] = [];
+      for (const line of stdout.split('\n')) {
+        if (!line) continue;
+        let msg: Message;
+        try {
+          msg = JSON.parse(line);
+        } catch {
+          return reject(new Error(`stdout line is not JSON: ${line.slice(0, 200)}`));
+        }
+        if (!validateMessage(msg)) {
+          return reject(new Error(`not a plain Airbyte message: ${line.slice(0, 300)}`));
+        }
+        messages.push(msg);
+      }
+      resolve({
+        code,
+        messages,
+        stdout,
+        stderr,
+        records: messages.filter((m) => m.type === 'RECORD'),
+        states: messages.filter((m) => m.type === 'STATE'),
+        traces: messages.filter((m) => m.type === 'TRACE'),
+        logs: messages.filter((m) => m.type === 'LOG').map((m) => m.log.message),
+      });
+    });
+  });
+}
+
+export const CATALOG_FULL = path.join(ROOT, 'test_files', 'configured_catalog.json');
+export const CATALOG_INCREMENTAL = path.join(
+  ROOT,
+  'test_files',
+  'configured_catalog_incremental.json',
+);
+
+/** The stream statuses of a run, in order. */
+export function statuses(run: CliRun): string[] {
+  return run.traces
+    .filter((t) => t.trace.type === 'STREAM_STATUS')
+    .map((t) => t.trace.stream_status.status);
+}
+
+export function errors(run: CliRun): Message[] {
+  return run.traces.filter((t) => t.trace.type === 'ERROR').map((t) => t.trace.error);
+}

@@ -1,0 +1,229 @@
+import { Offer, OffersPage, PageRequest } from '../src/client';
+import { ApiError } from '../src/errors';
+import { OfferScanner, ScanPlan } from '../src/pager';
+
+const DAY = 86_400_000;
+const T0 = Date.parse('2025-01-01T00:00:00Z');
+
+/** offer i launched i days after T0, created in the same order. */
+function offer(i: number): Offer {
+  return { id: `o${i}`, launchDate: new Date(T0 + i * DAY).toISOString() };
+}
+
+/** An in-memory list endpoint with PagedList semantics, for testing the scanner alone. */
+class FakeApi {
+  inventory: Offer[];
+  requests: PageRequest[] = [];
+  inFlight = 0;
+  maxInFlight = 0;
+  sort: 'honour' | 'ignore' | 'reject' = 'honour';
+  latency = (_page: number) => 0;
+  beforeServe?: (req: PageRequest, served: number) => void;
+
+  constructor(
+    count: number,
+    readonly pageSize: number,
+  ) {
+    // Default order: newest created first.
+    this.inventory = Array.from({ length: count }, (_, i) => offer(i)).reverse();
+  }
+
+  fetch = async (req: PageRequest, signal: AbortSignal): Promise<OffersPage> => {
+    this.requests.push(req);
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    try {
+      await new Promise((r) => setTimeout(r, this.latency(req.page)));
+      if (signal.aborted) throw new ApiError('cancelled', 'system_error');
+      if (req.newestLaunchFirst && this.sort === 'reject')
+        throw new ApiError('bad orderby', 'system_error', 400, req.page);
+      this.beforeServe?.(req, this.requests.length);
+      let list = this.inventory;
+      if (req.newestLaunchFirst && this.sort === 'honour') {
+        list = [...list].sort((a, b) => Date.parse(b.launchDate!) - Date.parse(a.launchDate!));
+      }
+      const totalCount = list.length;
+      const totalPages = Math.ceil(totalCount / this.pageSize);
+      return {
+        pageIndex: req.page,
+        totalCount,
+        totalPages,
+        hasNextPage: req.page + 1 < totalPages,
+        items: list.slice(req.page * this.pageSize, (req.page + 1) * this.pageSize),
+      };
+    } finally {
+      this.inFlight--;
+    }
+  };
+}
+
+async function scanAll(api: FakeApi, plan: ScanPlan, scanner = new OfferScanner(api.fetch, plan)) {
+  const ids: string[] = [];
+  for await (const batch of scanner.scan()) ids.push(...batch.map((o) => o.id));
+  return { ids, scanner };
+}
+
+const ids = (from: number, to: number) =>
+  Array.from({ length: to - from }, (_, k) => `o${from + k}`);
+
+describe('OfferScanner full scans', () => {
+  it.each([0, 1, 99, 100, 101, 250])(
+    'reads all %i offers exactly once, in page order',
+    async (n) => {
+      const api = new FakeApi(n, 10);
+      const { ids: got } = await scanAll(api, { concurrency: 4 });
+      expect(got).toEqual(ids(0, n).reverse());
+      // An exactly-full last page ends the scan without asking for an empty page.
+      expect(api.requests.length).toBe(Math.max(1, Math.ceil(n / 10)));
+    },
+  );
+
+  it('keeps at most `concurrency` requests in flight and still emits in order', async () => {
+    const api = new FakeApi(200, 10);
+    api.latency = (page) => (page % 3) * 5; // later pages often finish first
+    const { ids: got } = await scanAll(api, { concurrency: 3 });
+    expect(got).toEqual(ids(0, 200).reverse());
+    expect(api.maxInFlight).toBe(3);
+  });
+
+  it('lowers concurrency when told of a rate limit', async () => {
+    const api = new FakeApi(200, 10);
+    api.latency = () => 2;
+    const scanner = new OfferScanner(api.fetch, { concurrency: 8 });
+    scanner.lowerConcurrency();
+    scanner.lowerConcurrency();
+    await scanAll(api, { concurrency: 8 }, scanner);
+    expect(scanner.concurrency).toBe(2);
+    expect(api.maxInFlight).toBeLessThanOrEqual(2);
+  });
+
+  it('emits offers added at the front during a scan at most once', async () => {
+    const api = new FakeApi(100, 10);
+    let next = 1000;
+    api.beforeServe = () => api.inventory.unshift(offer(next++)); // one new offer before every page
+    const { ids: got } = await scanAll(api, { concurrency: 1 });
+    expect(new Set(got).size).toBe(got.length);
+    expect(got).toEqual(expect.arrayContaining(ids(0, 100)));
+  });
+
+  it('re-reads when offers are deleted mid-scan, so none that stayed is missed', async () => {
+    const api = new FakeApi(100, 10);
+    api.beforeServe = (_req, served) => {
+      if (served === 4) api.inventory.splice(0, 15); // delete 15 already-read offers
+    };
+    const { ids: got, scanner } = await scanAll(api, { concurrency: 1 });
+    const survivors = api.inventory.map((o) => o.id);
+    expect(got).toEqual(expect.arrayContaining(survivors));
+    expect(new Set(got).size).toBe(got.length);
+    expect(scanner.stats.passes).toBe(2);
+  });
+
+  it('without the re-read, that deletion would hide offers (the test can fail)', async () => {
+    const api = new FakeApi(100, 10);
+    api.beforeServe = (_req, served) => {
+      if (served === 4) api.inventory.splice(0, 15);
+    };
+    const got: string[] = [];
+    const scan = new OfferScanner(api.fetch, { concurrency: 1, maxRescans: 0 }).scan();
+    await expect(
+      (async () => {
+        for await (const batch of scan) got.push(...batch.map((o) => o.id));
+      })(),
+    ).rejects.toThrow('kept changing');
+    const survivors = api.inventory.map((o) => o.id);
+    expect(got.length).toBeGreaterThan(50);
+    expect(survivors.every((id) => got.includes(id))).toBe(false);
+  });
+
+  it('re-reads when offers are added while pages are fetched concurrently', async () => {
+    const api = new FakeApi(100, 10);
+    api.latency = (page) => (page === 3 ? 30 : 1); // page 3 answers after page 4
+    let added = false;
+    api.beforeServe = (req) => {
+      if (req.page === 3 && !added) {
+        added = true;
+        api.inventory.unshift(offer(500), offer(501)); // shifts page 3's tail onto page 4, already read
+      }
+    };
+    const { ids: got, scanner } = await scanAll(api, { concurrency: 4 });
+    expect(got).toEqual(expect.arrayContaining(api.inventory.map((o) => o.id)));
+    expect(scanner.stats.passes).toBe(2);
+  });
+
+  it('gives up with a transient error when the inventory never settles', async () => {
+    const api = new FakeApi(100, 10);
+    api.beforeServe = (req) => {
+      if (req.page === 2) api.inventory.pop();
+    };
+    await expect(scanAll(api, { concurrency: 1, maxRescans: 2 })).rejects.toMatchObject({
+      failureType: 'transient_error',
+      message: expect.stringContaining('kept changing during 3 full reads'),
+    });
+  });
+
+  it('refuses a server that ignores the page parameter instead of looping', async () => {
+    const api = new FakeApi(50, 10);
+    const stuck = async (req: PageRequest, signal: AbortSignal) => ({
+      ...(await api.fetch({ ...req, page: 0 }, signal)),
+      pageIndex: req.page,
+    });
+    await expect(
+      scanAll(api, { concurrency: 1 }, new OfferScanner(stuck, { concurrency: 1 })),
+    ).rejects.toThrow('same offers for pages 0 and 1');
+  });
+});
+
+describe('OfferScanner with a launch-date threshold', () => {
+  const threshold = T0 + 190 * DAY; // offers o190..o249 are wanted
+
+  it('asks newest-launch-first and stops at the first page reaching below the threshold', async () => {
+    const api = new FakeApi(250, 10);
+    const { ids: got, scanner } = await scanAll(api, { concurrency: 4, threshold });
+    expect(got.sort()).toEqual(ids(190, 250).sort());
+    expect(api.requests.every((r) => r.newestLaunchFirst)).toBe(true);
+    // 60 wanted offers = pages 0..5, page 6 proves the stop: 7 pages, none wasted beyond that
+    expect(api.requests.length).toBe(7);
+    expect(scanner.stats.earlyStop).toBe(true);
+  });
+
+  it('requests one page when the first page already reaches below the threshold', async () => {
+    const api = new FakeApi(250, 100);
+    await scanAll(api, { concurrency: 4, threshold: T0 + 240 * DAY });
+    expect(api.requests.length).toBe(1);
+  });
+
+  it('falls back to a full scan when the server ignores the sort', async () => {
+    const api = new FakeApi(250, 10);
+    api.sort = 'ignore';
+    // Creation order: page 0 (o249..o240) looks sorted; shuffle one old offer into page 2 to prove the check.
+    const old = api.inventory.splice(200, 1)[0];
+    api.inventory.splice(25, 0, old);
+    const { ids: got, scanner } = await scanAll(api, { concurrency: 4, threshold });
+    expect(got.sort()).toEqual(ids(190, 250).sort());
+    expect(scanner.stats.earlyStop).toBe(false);
+    expect(api.requests.length).toBe(25);
+  });
+
+  it('catches a wanted offer the ignored sort put on a late page', async () => {
+    const api = new FakeApi(250, 10);
+    api.sort = 'ignore';
+    api.inventory = api.inventory.reverse(); // oldest first: looks unsorted at once
+    const { ids: got } = await scanAll(api, { concurrency: 2, threshold });
+    expect(got.sort()).toEqual(ids(190, 250).sort());
+  });
+
+  it('falls back to the default order when the sort is rejected with 400', async () => {
+    const api = new FakeApi(250, 10);
+    api.sort = 'reject';
+    const { ids: got } = await scanAll(api, { concurrency: 4, threshold });
+    expect(got.sort()).toEqual(ids(190, 250).sort());
+    expect(api.requests.filter((r) => !r.newestLaunchFirst).length).toBe(25);
+  });
+
+  it('emits offers with a missing launch date rather than lose them', async () => {
+    const api = new FakeApi(30, 10);
+    api.inventory[5] = { id: 'undated', launchDate: null };
+    const { ids: got } = await scanAll(api, { concurrency: 2, threshold: T0 + 28 * DAY });
+    expect(got).toContain('undated');
+  });
+});
