@@ -152,7 +152,8 @@ function isRetryable(error: AxiosError): boolean {
   if (axios.isCancel(error) || error.code === 'ERR_CANCELED') return false;
   if (error.code === BAD_BODY) return true;
   const status = error.response?.status;
-  if (status === undefined) return true; // network error, reset or timeout
+  // No status: network error, reset or timeout. A 2xx that still failed: the body was cut off.
+  if (status === undefined || status < 300) return true;
   return status === 429 || status >= 500;
 }
 
@@ -165,6 +166,9 @@ function apiMessages(body: unknown): string {
 
 function describeFailure(error: AxiosError): string {
   if (error.code === BAD_BODY) return `HTTP 200 but ${error.message}`;
+  if (error.response && error.response.status < 300) {
+    return `the response was cut off (${error.message})`;
+  }
   if (error.response) {
     let body: unknown;
     try {
