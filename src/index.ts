@@ -1,4 +1,5 @@
-import { AirbyteConnectionStatusMessage, AirbyteLogger } from 'faros-airbyte-cdk';
+import { AirbyteLogger } from 'faros-airbyte-cdk/lib/logger';
+import { AirbyteConnectionStatusMessage } from 'faros-airbyte-cdk/lib/protocol';
 import { Command } from 'commander';
 import { readJsonFile } from './config';
 import { ConnectorError, errorText } from './errors';
@@ -60,7 +61,7 @@ export function main(argv: string[] = process.argv): void {
       run(async () => {
         await out.message({
           type: 'CATALOG',
-          catalog: source.discover(readJsonFile(opts.config, 'config')),
+          catalog: await source.discover(readJsonFile(opts.config, 'config')),
         });
         return true;
       })(),

@@ -1,4 +1,4 @@
-import { AirbyteLog, AirbyteLogLevel, AirbyteMessageType } from 'faros-airbyte-cdk';
+import { AirbyteLog, AirbyteLogLevel, AirbyteMessageType } from 'faros-airbyte-cdk/lib/protocol';
 import { Writable } from 'stream';
 import { FailureType } from './errors';
 import { Offer } from './client';

@@ -49,7 +49,14 @@ export class OfferScanner {
   private readonly seen = new Set<string>();
   private limit: number;
   private sortSupported = true;
-  readonly stats = { requests: 0, passes: 0, earlyStop: false, sortedScan: false };
+  readonly stats = {
+    requests: 0,
+    passes: 0,
+    earlyStop: false,
+    sortedScan: false,
+    /** Newest launch time (epoch ms) among the offers yielded; -Infinity if none. */
+    newestLaunch: -Infinity,
+  };
 
   constructor(
     private readonly fetchPage: FetchPage,
@@ -130,7 +137,7 @@ export class OfferScanner {
       let unstable = false;
       let detail = '';
       let previousLaunch = Infinity;
-      let previousIds = '';
+      let previousPage: OffersPage | undefined;
       // Sorted scans start with one page in flight and then request only as many
       // pages as the launch dates seen so far say are still wanted.
       let width = sorted ? 1 : this.limit;
@@ -146,20 +153,8 @@ export class OfferScanner {
           if (sorted && err instanceof ApiError && err.status === 400) throw new SortRejected();
           throw err;
         }
-        if (page.pageIndex !== index) {
-          throw new ConnectorError(
-            `GoKart returned page ${page.pageIndex} when asked for page ${index}; stopped instead of looping`,
-            'system_error',
-          );
-        }
-        const ids = page.items.map((o) => o.id).join(',');
-        if (ids && ids === previousIds) {
-          throw new ConnectorError(
-            `GoKart returned the same offers for pages ${index - 1} and ${index}: it seems to ignore the page parameter; stopped instead of looping`,
-            'system_error',
-          );
-        }
-        previousIds = ids;
+        checkPaging(page, index, previousPage);
+        previousPage = page;
         if (baseline === undefined) {
           baseline = page.totalCount;
           if (first) this.hooks.estimate?.(page.totalCount);
@@ -178,7 +173,7 @@ export class OfferScanner {
         let wanted = 0;
         const batch: Offer[] = [];
         for (const offer of page.items) {
-          const launch = launchTime(offer);
+          const launch = launchTime(offer); // one parse per offer: filter, order check and cursor
           if (sorted && !(launch <= previousLaunch)) {
             sorted = false;
             this.hooks.log?.(
@@ -192,6 +187,7 @@ export class OfferScanner {
           wanted++;
           if (this.seen.has(offer.id)) continue;
           this.seen.add(offer.id);
+          if (launch > this.stats.newestLaunch) this.stats.newestLaunch = launch;
           batch.push(offer);
         }
         if (batch.length) yield batch;
@@ -216,6 +212,29 @@ export class OfferScanner {
     } finally {
       window.cancelAll();
     }
+  }
+}
+
+/** Guards against a server that does not page: fail rather than loop or repeat offers. */
+function checkPaging(page: OffersPage, index: number, previous: OffersPage | undefined): void {
+  if (page.pageIndex !== index) {
+    throw new ConnectorError(
+      `GoKart returned page ${page.pageIndex} when asked for page ${index}; stopped instead of looping`,
+      'system_error',
+    );
+  }
+  const items = page.items;
+  const before = previous?.items;
+  if (
+    items.length > 0 &&
+    before?.length === items.length &&
+    before[0].id === items[0].id &&
+    before[before.length - 1].id === items[items.length - 1].id
+  ) {
+    throw new ConnectorError(
+      `GoKart returned the same offers for pages ${index - 1} and ${index}: it seems to ignore the page parameter; stopped instead of looping`,
+      'system_error',
+    );
   }
 }
 

@@ -1,17 +1,16 @@
+import { AirbyteLogger } from 'faros-airbyte-cdk/lib/logger';
 import {
   AirbyteCatalog,
   AirbyteConfiguredCatalog,
   AirbyteConnectionStatus,
-  AirbyteLogger,
   AirbyteSpec,
-  SpecLoader,
   SyncMode,
-} from 'faros-airbyte-cdk';
+} from 'faros-airbyte-cdk/lib/protocol';
 import { GoKartClient } from './client';
 import { GoKartConfig, resolveConfig, SPEC_PATH, validateConfig } from './config';
 import { ConfigError, ConnectorError, errorText } from './errors';
 import { estimate, ReadSink, streamState, streamStatus, traceError } from './output';
-import { OFFERS_STREAM, OffersStream, parseInputState } from './stream';
+import { OFFERS_STREAM, OffersState, openRead, parseInputState } from './state';
 
 export interface CheckResult {
   status: AirbyteConnectionStatus;
@@ -26,7 +25,9 @@ export interface CheckResult {
 export class GoKartSource {
   constructor(private readonly logger: AirbyteLogger = new AirbyteLogger()) {}
 
-  spec(): Promise<AirbyteSpec> {
+  async spec(): Promise<AirbyteSpec> {
+    // Loaded on demand, like the stream: only `spec` needs it.
+    const { SpecLoader } = await import('faros-airbyte-cdk/lib/spec-loader');
     return SpecLoader.loadSpec(SPEC_PATH);
   }
 
@@ -57,9 +58,10 @@ export class GoKartSource {
     }
   }
 
-  discover(rawConfig: unknown): AirbyteCatalog {
+  async discover(rawConfig: unknown): Promise<AirbyteCatalog> {
     const config = resolveConfig(validateConfig(rawConfig));
-    return { streams: [this.offersStream(config).asAirbyteStream()] };
+    const { OffersStream } = await import('./stream');
+    return { streams: [new OffersStream(this.logger, config).asAirbyteStream()] };
   }
 
   /**
@@ -83,14 +85,10 @@ export class GoKartSource {
     return true;
   }
 
-  private offersStream(config: GoKartConfig): OffersStream {
-    return new OffersStream(this.logger, config);
-  }
-
   private async readOffers(
     config: GoKartConfig,
     syncMode: SyncMode,
-    state: ReturnType<typeof parseInputState>,
+    state: OffersState,
     sink: ReadSink,
   ): Promise<boolean> {
     const name = OFFERS_STREAM;
@@ -113,15 +111,10 @@ export class GoKartSource {
         void sink.message(streamStatus(name, 'RUNNING', Date.now() + notice.delayMs));
       }
     });
-    const read = this.offersStream(config).openRead(
-      syncMode,
-      state,
-      (r, s) => client.fetchPage(r, s),
-      {
-        estimate: (rows) => void sink.message(estimate(name, rows)),
-        log: (level, message) => sink.log(level === 'warn' ? 'WARN' : 'INFO', message),
-      },
-    );
+    const read = openRead(config, syncMode, state, (r, s) => client.fetchPage(r, s), {
+      estimate: (rows) => void sink.message(estimate(name, rows)),
+      log: (level, message) => sink.log(level === 'warn' ? 'WARN' : 'INFO', message),
+    });
     lowerConcurrency = () => read.scanner.lowerConcurrency();
     let count = 0;
     const started = Date.now();
