@@ -197,6 +197,15 @@ describe('read: full refresh', () => {
     expect(run.messages.findIndex((m) => m.type === 'STATE')).toBeGreaterThan(lastRecord);
   });
 
+  it("keeps `concurrency` requests in flight and emits records in the server's page order", async () => {
+    reset(1000);
+    sim.setLatency(30);
+    const run = await read(config({ concurrency: 3, page_size: 50 }));
+    expect(run.code).toBe(0);
+    expect(sim.maxInFlight).toBe(3);
+    expect(ids(run)).toEqual(sim.offers().map((o) => o.id));
+  });
+
   it('stays plain Airbyte protocol on the Airbyte platform (WORKER_JOB_ID set)', async () => {
     reset(20);
     const run = await read(config(), CATALOG_FULL, undefined, { WORKER_JOB_ID: '1' });

@@ -227,3 +227,44 @@ describe('OfferScanner with a launch-date threshold', () => {
     expect(got).toContain('undated');
   });
 });
+
+describe('OfferScanner cancellation', () => {
+  it('cancels the requests still in flight when a sorted scan stops early', async () => {
+    // Launch dates fall slowly on page 0 and fast afterwards, so the scanner
+    // expects to need more pages than it does and has some in flight at the stop.
+    const launches = [
+      ...Array.from({ length: 10 }, (_, i) => 1000 - i),
+      ...Array.from({ length: 90 }, (_, i) => 980 - i * 10),
+    ];
+    const all: Offer[] = launches.map((d, i) => ({
+      id: `c${i}`,
+      launchDate: new Date(T0 + d * DAY).toISOString(),
+    }));
+    const aborted: number[] = [];
+    const requested: number[] = [];
+    const fetch = async (req: PageRequest, signal: AbortSignal): Promise<OffersPage> => {
+      requested.push(req.page);
+      await new Promise((r) => setTimeout(r, req.page === 0 ? 1 : req.page * 20));
+      if (signal.aborted) {
+        aborted.push(req.page);
+        throw new ApiError('cancelled', 'system_error');
+      }
+      return {
+        pageIndex: req.page,
+        totalCount: 100,
+        totalPages: 10,
+        hasNextPage: req.page < 9,
+        items: all.slice(req.page * 10, req.page * 10 + 10),
+      };
+    };
+    const scanner = new OfferScanner(fetch, { concurrency: 4, threshold: T0 + 975 * DAY });
+    const got: string[] = [];
+    for await (const batch of scanner.scan()) got.push(...batch.map((o) => o.id));
+    await new Promise((r) => setTimeout(r, 120));
+    expect(got).toEqual([...ids(0, 0), ...Array.from({ length: 11 }, (_, i) => `c${i}`)]);
+    expect(scanner.stats.earlyStop).toBe(true);
+    expect(requested.length).toBeGreaterThan(2);
+    // every page requested after the stopping page 1 was cancelled
+    expect(aborted.sort()).toEqual(requested.filter((p) => p > 1).sort());
+  });
+});

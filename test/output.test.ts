@@ -1,0 +1,76 @@
+import { Writable } from 'stream';
+import { JsonLinesSink, streamState } from '../src/output';
+
+/** A stdout stand-in that accepts little and drains only when told. */
+class SlowOut extends Writable {
+  written = '';
+  private pending: Array<() => void> = [];
+  constructor() {
+    super({ highWaterMark: 16 });
+  }
+  override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
+    this.written += chunk.toString();
+    this.pending.push(done);
+  }
+  release(): void {
+    for (const done of this.pending.splice(0)) done();
+  }
+}
+
+describe('JsonLinesSink', () => {
+  it('writes one RECORD line per offer, with an integer emitted_at', async () => {
+    const out = new SlowOut();
+    const sink = new JsonLinesSink(out);
+    const done = sink.records('offers', [
+      { id: 'a', launchDate: null },
+      { id: 'b', extra: { x: 1 } },
+    ]);
+    out.release();
+    await done;
+    const lines = out.written
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines).toEqual([
+      {
+        type: 'RECORD',
+        record: {
+          stream: 'offers',
+          emitted_at: expect.any(Number),
+          data: { id: 'a', launchDate: null },
+        },
+      },
+      {
+        type: 'RECORD',
+        record: {
+          stream: 'offers',
+          emitted_at: expect.any(Number),
+          data: { id: 'b', extra: { x: 1 } },
+        },
+      },
+    ]);
+    expect(Number.isInteger(lines[0].record.emitted_at)).toBe(true);
+  });
+
+  it('waits for the consumer before the next page (backpressure)', async () => {
+    const out = new SlowOut();
+    const sink = new JsonLinesSink(out);
+    let resolved = false;
+    const done = sink.records('offers', [{ id: 'a' }]).then(() => (resolved = true));
+    await new Promise((r) => setImmediate(r));
+    expect(resolved).toBe(false);
+    out.release();
+    await done;
+    expect(resolved).toBe(true);
+  });
+
+  it('scrubs secrets from every non-record message', async () => {
+    const out = new SlowOut();
+    const sink = new JsonLinesSink(out, ['s3cret-token']);
+    const done = sink.message(streamState('offers', { note: 'header ApiToken s3cret-token' }, 0));
+    out.release();
+    await done;
+    expect(out.written).not.toContain('s3cret-token');
+    expect(out.written).toContain('ApiToken **********');
+  });
+});
