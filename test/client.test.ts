@@ -1,0 +1,123 @@
+import { AxiosError } from 'axios';
+import { GoKartClient, RetryNotice, toApiError } from '../src/client';
+import { GoKartConfig, resolveConfig, validateConfig } from '../src/config';
+import { GoKartSimulator } from '../src/simulator';
+
+let sim: GoKartSimulator;
+beforeAll(async () => {
+  sim = await GoKartSimulator.start({ offers: 120 });
+});
+afterAll(() => sim.close());
+beforeEach(() => {
+  sim.clearFaults();
+  sim.resetStats();
+});
+
+function config(extra: Record<string, unknown> = {}): GoKartConfig {
+  return {
+    ...resolveConfig(validateConfig({ api_token: 'sim-token', api_url: sim.url, ...extra })),
+    retryBaseDelayMs: 10,
+  };
+}
+
+async function withClient<T>(
+  cfg: GoKartConfig,
+  fn: (c: GoKartClient, notices: RetryNotice[]) => Promise<T>,
+): Promise<T> {
+  const notices: RetryNotice[] = [];
+  const client = new GoKartClient(cfg, (n) => notices.push(n));
+  try {
+    return await fn(client, notices);
+  } finally {
+    client.close();
+  }
+}
+
+describe('GoKartClient', () => {
+  it('reads a page and unwraps the envelope', async () => {
+    const page = await withClient(config({ page_size: 50 }), (c) => c.fetchPage({ page: 2 }));
+    expect(page).toMatchObject({
+      pageIndex: 2,
+      totalCount: 120,
+      totalPages: 3,
+      hasNextPage: false,
+    });
+    expect(page.items).toHaveLength(20);
+    expect(sim.requests[0]).toMatchObject({ page: 2, pageSize: 50 });
+  });
+
+  it('asks for newest launch first only when told to', async () => {
+    await withClient(config(), (c) => c.fetchPage({ page: 0, newestLaunchFirst: true }));
+    expect(sim.requests[0]).toMatchObject({ orderby: 'LaunchDate', orderAsc: false });
+  });
+
+  it('honours a Retry-After given as an HTTP date', async () => {
+    const until = new Date(Date.now() + 2000);
+    sim.injectFault({ kind: 'status', status: 429, retryAfter: until.toUTCString() });
+    const started = Date.now();
+    const notices = await withClient(config(), async (c, n) => {
+      await c.fetchPage({ page: 0 });
+      return n;
+    });
+    expect(notices).toHaveLength(1);
+    expect(notices[0]).toMatchObject({
+      page: 0,
+      attempt: 1,
+      rateLimited: true,
+      reason: 'HTTP 429',
+    });
+    // The header has whole seconds: at least until that second began.
+    expect(Date.now()).toBeGreaterThanOrEqual(Math.floor(until.getTime() / 1000) * 1000 - 5);
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  it('backs off exponentially with jitter between retries', async () => {
+    sim.injectFault({ kind: 'status', status: 503, times: 3 });
+    const notices = await withClient({ ...config(), retryBaseDelayMs: 100 }, async (c, n) => {
+      await c.fetchPage({ page: 0 });
+      return n;
+    });
+    const delays = notices.map((n) => n.delayMs);
+    expect(delays).toHaveLength(3);
+    // 100 × 2^(attempt-1), plus up to 20% jitter
+    delays.forEach((d, i) => {
+      expect(d).toBeGreaterThanOrEqual(100 * 2 ** i);
+      expect(d).toBeLessThanOrEqual(120 * 2 ** i + 1);
+    });
+  });
+
+  it('says why a 200 was retried', async () => {
+    sim.injectFault({ kind: 'unsuccessful', messages: ['index rebuilding'] });
+    const notices = await withClient(config(), async (c, n) => {
+      await c.fetchPage({ page: 0 });
+      return n;
+    });
+    expect(notices[0].reason).toBe(
+      'HTTP 200 but isSuccessful is not true (API said: index rebuilding)',
+    );
+  });
+});
+
+describe('toApiError', () => {
+  const cfg = resolveConfig(validateConfig({ api_token: 't', tenant: 'acme' }));
+  const networkError = (code: string) => new AxiosError('boom', code);
+
+  it.each([
+    ['ENOTFOUND', 'Cannot resolve host api.acme.getgokart.ai: check tenant'],
+    ['EAI_AGAIN', 'Cannot resolve host api.acme.getgokart.ai'],
+    ['ECONNREFUSED', 'Cannot connect to api.acme.getgokart.ai: connection refused'],
+    ['ETIMEDOUT', 'Reading page 3 failed: the request timed out'],
+  ])('explains %s', (code, message) => {
+    const err = toApiError(networkError(code), 3, cfg);
+    expect(err.message).toContain(message);
+    expect(err.failureType).toBe('transient_error');
+  });
+
+  it('never carries request headers', () => {
+    const err = new AxiosError('fail', 'ECONNRESET', {
+      headers: { Authorization: 'ApiToken secret-x' },
+    } as never);
+    expect(JSON.stringify(toApiError(err, 0, cfg))).not.toContain('secret-x');
+    expect(toApiError(err, 0, cfg).message).not.toContain('secret-x');
+  });
+});
