@@ -64,7 +64,7 @@ describe('GoKartClient', () => {
       page: 0,
       attempt: 1,
       rateLimited: true,
-      reason: 'HTTP 429',
+      reason: expect.stringContaining('HTTP 429'),
     });
     // The header has whole seconds: at least until that second began.
     expect(Date.now()).toBeGreaterThanOrEqual(Math.floor(until.getTime() / 1000) * 1000 - 5);
