@@ -1,3 +1,4 @@
+import { DuckDBInstance } from '@duckdb/node-api';
 import { spawn } from 'child_process';
 import fs from 'fs';
 import os from 'os';
@@ -5,126 +6,76 @@ import path from 'path';
 import { generateOffers, GoKartSimulator } from './simulator';
 
 /**
- * The README's first command: a real sync against the bundled simulator.
- * Runs bin/main exactly as Airbyte would (check, discover, a full read, then
- * an incremental read from the saved state) and prints what happened.
+ * The README's first command: incremental loading into DuckDB, against the
+ * bundled simulator. Syncs into a fresh database, changes the inventory, syncs
+ * again, then queries the table.
  */
 const MAIN = path.resolve(__dirname, '..', 'bin', 'main');
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Message = Record<string, any>;
-
-interface Run {
-  code: number | null;
-  messages: Message[];
-  ms: number;
-}
-
-function connector(args: string[]): Promise<Run> {
-  const started = Date.now();
+function sync(args: string[]): Promise<void> {
+  console.log(`\n$ bin/main sync ${args.join(' ')}`);
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, ...args], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (d) => (out += d));
+    const child = spawn(process.execPath, [MAIN, 'sync', ...args], { stdio: 'inherit' });
     child.on('error', reject);
     child.on('close', (code) =>
-      resolve({
-        code,
-        messages: out
-          .split('\n')
-          .filter(Boolean)
-          .map((l) => JSON.parse(l)),
-        ms: Date.now() - started,
-      }),
+      code === 0 ? resolve() : reject(new Error(`sync exited ${code}`)),
     );
   });
 }
 
-function summarize(label: string, run: Run): Message | undefined {
-  const records = run.messages.filter((m) => m.type === 'RECORD');
-  const state = run.messages.find((m) => m.type === 'STATE');
-  const error = run.messages.find((m) => m.type === 'TRACE' && m.trace.type === 'ERROR');
-  if (error || run.code !== 0) {
-    throw new Error(`${label} failed: ${error?.trace.error.message ?? `exit ${run.code}`}`);
+async function show(db: string, sql: string): Promise<void> {
+  const instance = await DuckDBInstance.create(db);
+  const conn = await instance.connect();
+  try {
+    const result = await conn.runAndReadAll(sql);
+    const text = (v: unknown) =>
+      typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v);
+    const rows = [result.columnNames(), ...result.getRowsJson().map((r) => r.map(text))];
+    const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+    console.log(`\n${sql}`);
+    for (const r of rows) console.log('  ' + r.map((v, i) => v.padEnd(widths[i])).join('  '));
+  } finally {
+    conn.closeSync();
+    instance.closeSync();
   }
-  const cursor = state?.state.stream.stream_state.launchDate;
-  console.log(
-    `${label.padEnd(18)} ${String(records.length).padStart(6)} offers in ${run.ms} ms; cursor → ${cursor}`,
-  );
-  return state?.state;
 }
 
 async function main(): Promise<void> {
   const offers = Number(process.env.DEMO_OFFERS) || 5000;
   const sim = await GoKartSimulator.start({ offers, latencyMs: 5 });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gokart-demo-'));
-  const file = (name: string, value: unknown) => {
-    const p = path.join(dir, name);
-    fs.writeFileSync(p, JSON.stringify(value, null, 2));
-    return p;
-  };
-  const catalogs = path.resolve(__dirname, '..', 'test_files');
   try {
-    console.log(`GoKart simulator on ${sim.url} with ${offers} offers; files in ${dir}\n`);
-    const config = file('config.json', { api_token: sim.options.token, api_url: sim.url });
+    const config = path.join(dir, 'config.json');
+    fs.writeFileSync(config, JSON.stringify({ api_token: sim.options.token, api_url: sim.url }));
+    const db = path.join(dir, 'gokart-offers.duckdb');
+    console.log(`GoKart simulator on ${sim.url} with ${offers} offers; files in ${dir}`);
+    await sync(['--config', config, '--db', db]);
 
-    const check = await connector(['check', '--config', config]);
-    const status = check.messages.find((m) => m.type === 'CONNECTION_STATUS')?.connectionStatus;
-    console.log(`check              ${status?.status}: ${status?.message}`);
-    if (status?.status !== 'SUCCEEDED') throw new Error('check failed');
-
-    const discover = await connector(['discover', '--config', config]);
-    const stream = discover.messages.find((m) => m.type === 'CATALOG')?.catalog.streams[0];
-    console.log(
-      `discover           stream "${stream.name}", modes ${stream.supported_sync_modes.join(' + ')}, cursor ${stream.default_cursor_field}`,
-    );
-
-    const full = await connector([
-      'read',
-      '--config',
-      config,
-      '--catalog',
-      path.join(catalogs, 'configured_catalog.json'),
-    ]);
-    const state = summarize('full refresh', full);
-
-    // Partners keep publishing: 25 offers launch "now", one is backdated by a day.
-    const now = new Date();
-    const fresh = generateOffers(25, 42, {
-      from: new Date(now.getTime() - 3_600_000),
-      to: now,
-      idPrefix: 'new-',
-    });
-    fresh.push(
-      ...generateOffers(1, 43, {
-        from: new Date(now.getTime() - 86_400_000),
-        to: new Date(now.getTime() - 86_000_000),
-        idPrefix: 'late-',
+    // The partner publishes 25 offers and raises the budget of its newest one.
+    const now = Date.now();
+    const newest = sim.offers().sort((a, b) => b.launchDate.localeCompare(a.launchDate))[0];
+    sim.add(
+      generateOffers(25, 42, {
+        from: new Date(now - 3_600_000),
+        to: new Date(now),
+        idPrefix: 'new-',
       }),
     );
-    sim.add(fresh);
-    sim.resetStats();
-
-    const incremental = await connector([
-      'read',
-      '--config',
-      config,
-      '--catalog',
-      path.join(catalogs, 'configured_catalog_incremental.json'),
-      '--state',
-      file('state.json', [state]),
-    ]);
-    summarize('incremental', incremental);
-    const got = new Set(
-      incremental.messages.filter((m) => m.type === 'RECORD').map((m) => m.record.data.id),
-    );
-    const caught = fresh.filter((o) => got.has(o.id)).length;
+    sim.update(newest.id, { budgetAmount: newest.budgetAmount + 1000 });
     console.log(
-      `\nThe incremental sync made ${sim.requests.length} request(s) and caught ${caught}/${fresh.length} new offers ` +
-        `(plus offers inside the lookback window, which an append+dedup destination merges by id).`,
+      '\nThe partner publishes 25 offers and raises one budget. Sync again: only recent launches are read.',
     );
+    await sync(['--config', config, '--db', db]);
+
+    await show(
+      db,
+      `SELECT count(*) AS offers, count(*) FILTER (id LIKE 'new-%') AS new, sum(budgetAmount)::DECIMAL(14,2) AS budget FROM offers`,
+    );
+    await show(
+      db,
+      `SELECT name, budgetAmount::DECIMAL(12,2) AS budget, launchDate, categories FROM offers ORDER BY launchDate DESC LIMIT 4`,
+    );
+    await show(db, `SELECT run_id, mode, records, inserted, updated, outcome FROM _sync_runs`);
   } finally {
     await sim.close();
     fs.rmSync(dir, { recursive: true, force: true });

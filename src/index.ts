@@ -83,6 +83,18 @@ export function main(argv: string[] = process.argv): void {
       )(),
     );
 
+  program
+    .command('sync')
+    .requiredOption('--config <path>', 'config JSON file')
+    .option('--db <path>', 'DuckDB database file (created if missing)', './gokart-offers.duckdb')
+    .option('--full-refresh', 'replace the table with the current inventory (drops deleted offers)')
+    .description('sync offers into a local DuckDB database (no Airbyte needed)')
+    .action(async (opts) => {
+      // Loaded on demand: the Airbyte commands never load DuckDB's native module.
+      const { syncCommand } = await import('./sync');
+      process.exitCode = await syncCommand(opts);
+    });
+
   program.parseAsync(argv).catch((err) => {
     process.stderr.write(`${errorText(err)}\n`);
     process.exitCode = 2;

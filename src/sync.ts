@@ -1,0 +1,231 @@
+/**
+ * `bin/main sync`: the connector's own read, run in-process into an embedded
+ * DuckDB database, with the stream state kept in that database. For partners
+ * who want the offers in a table without running Airbyte.
+ */
+import {
+  AirbyteConfiguredCatalog,
+  AirbyteStream,
+  DestinationSyncMode,
+  SyncMode,
+} from 'faros-airbyte-cdk/lib/protocol';
+import { readJsonFile, validateConfig } from './config';
+import { errorText } from './errors';
+import { LogLevel } from './output';
+import { GoKartSource } from './source';
+import { CommitResult, DEFAULT_DB, SyncModeName, Warehouse } from './warehouse';
+
+export interface SyncOptions {
+  config: string;
+  db?: string;
+  fullRefresh?: boolean;
+}
+
+export interface SyncResult extends CommitResult {
+  db: string;
+  mode: SyncModeName;
+  runId: number;
+  ms: number;
+}
+
+/** The sync failed; the message is one line for the user. */
+export class SyncError extends Error {
+  override name = 'SyncError';
+}
+
+/** The CLI command: returns the exit code; never prints a stack trace. */
+export async function syncCommand(opts: SyncOptions): Promise<number> {
+  const progress = new Progress(process.stderr);
+  try {
+    const result = await runSync(opts, progress);
+    progress.clear();
+    process.stdout.write(summaryLine(result) + '\n');
+    return 0;
+  } catch (err) {
+    progress.clear();
+    process.stderr.write(`sync failed: ${errorText(err).replace(/\s*\n\s*/g, ' ')}\n`);
+    return 1;
+  }
+}
+
+export function summaryLine(r: SyncResult): string {
+  const n = (x: number) => x.toLocaleString('en-US');
+  const unchanged = r.records - r.inserted - r.updated;
+  return (
+    `Synced ${n(r.records)} offers (${r.mode.replace('_', ' ')}) into ${r.db} in ` +
+    `${(r.ms / 1000).toFixed(1)} s: ${n(r.inserted)} new, ${n(r.updated)} updated, ${n(unchanged)} unchanged` +
+    (r.mode === 'full_refresh' ? `, ${n(r.deleted)} deleted` : '') +
+    `; table offers has ${n(r.rowsAfter)} rows` +
+    (r.cursor ? `; cursor ${r.cursor}` : '')
+  );
+}
+
+/**
+ * Runs GoKartSource.read in-process into the warehouse: the same read as the
+ * `read` command, with the offers stream configured in the chosen mode and the
+ * state saved beside the rows as input. Every run is logged in _sync_runs,
+ * failures included.
+ */
+export async function runSync(opts: SyncOptions, progress?: Progress): Promise<SyncResult> {
+  const started = Date.now();
+  const db = opts.db ?? DEFAULT_DB;
+  const mode: SyncModeName = opts.fullRefresh ? 'full_refresh' : 'incremental';
+  // The config is checked before the database is touched, so a typo creates no file.
+  const rawConfig = readJsonFile(opts.config, 'config');
+  validateConfig(rawConfig);
+  const token = (rawConfig as { api_token: string }).api_token;
+  const scrub = (text: string) => (token.length >= 4 ? text.split(token).join('**********') : text);
+
+  const source = new GoKartSource();
+  const catalog = configuredCatalog(mode);
+  const wh = await Warehouse.open(db);
+  try {
+    const state = mode === 'incremental' ? await wh.loadState(STREAM.name) : undefined;
+    const runId = await wh.startRun(mode);
+    // The estimate is the whole inventory: a fair total only when everything is read.
+    progress?.start(mode === 'full_refresh' || state === undefined);
+    const sink = wh.sink(STREAM.name, runId, mode, {
+      records: (n) => progress?.update(n),
+      estimate: (rows) => progress?.setTotal(rows),
+      committing: () => progress?.phase(`writing to ${db}`),
+      log: (level, message) => progress?.log(level, scrub(message)),
+    });
+    let ok = false;
+    let thrown: unknown;
+    try {
+      ok = await source.read(rawConfig, catalog, state, sink);
+    } catch (err) {
+      thrown = err;
+    }
+    if (ok && sink.result) {
+      return { ...sink.result, db, mode, runId, ms: Date.now() - started };
+    }
+    const error = scrub(
+      thrown !== undefined
+        ? errorText(thrown)
+        : (sink.error ?? 'the read ended without saving a state'),
+    );
+    await wh.failRun(runId, sink.recordCount, error).catch(() => undefined);
+    const kept =
+      mode === 'full_refresh' ? 'the table keeps its previous contents' : 'nothing was saved';
+    throw new SyncError(`${error} (${kept}; run ${runId} is logged in _sync_runs of ${db})`);
+  } finally {
+    wh.close();
+  }
+}
+
+/**
+ * The connector's one stream, as `discover` describes it. Spelled out here
+ * rather than discovered: discover loads the CDK's stream classes (and
+ * faros-js-client), some 200 ms of start-up that a read does not need.
+ */
+const STREAM: AirbyteStream = {
+  name: 'offers',
+  json_schema: {},
+  supported_sync_modes: [SyncMode.FULL_REFRESH, SyncMode.INCREMENTAL],
+  source_defined_cursor: true,
+  default_cursor_field: ['launchDate'],
+  source_defined_primary_key: [['id']],
+};
+
+/** Incremental + append_dedup, or full refresh + overwrite. */
+function configuredCatalog(mode: SyncModeName): AirbyteConfiguredCatalog {
+  const incremental = mode === 'incremental';
+  return {
+    streams: [
+      {
+        stream: STREAM,
+        sync_mode: incremental ? SyncMode.INCREMENTAL : SyncMode.FULL_REFRESH,
+        cursor_field: STREAM.default_cursor_field,
+        destination_sync_mode: incremental
+          ? DestinationSyncMode.APPEND_DEDUP
+          : DestinationSyncMode.OVERWRITE,
+        primary_key: STREAM.source_defined_primary_key,
+      },
+    ],
+  };
+}
+
+/**
+ * Progress on a terminal: a bar with rate and ETA when the total is known, a
+ * counter with rate otherwise. Silent when stderr is not a TTY; warnings and
+ * errors from the read are printed either way.
+ */
+export class Progress {
+  private readonly tty: boolean;
+  private total?: number;
+  private useTotal = false;
+  private count = 0;
+  private startedAt = Date.now();
+  private lastDraw = 0;
+  private drawn = false;
+
+  constructor(private readonly out: NodeJS.WriteStream) {
+    this.tty = Boolean(out.isTTY);
+  }
+
+  start(totalIsExact: boolean): void {
+    this.useTotal = totalIsExact;
+    this.startedAt = Date.now();
+    this.draw(true);
+  }
+
+  setTotal(rows: number): void {
+    this.total = rows;
+    this.draw(true);
+  }
+
+  update(count: number): void {
+    this.count = count;
+    this.draw(false);
+  }
+
+  phase(text: string): void {
+    this.write(`offers ${this.count.toLocaleString('en-US')} read · ${text}…`);
+  }
+
+  log(level: LogLevel, message: string): void {
+    if (level !== 'WARN' && level !== 'ERROR') return;
+    this.clear();
+    this.out.write(`${level.toLowerCase()}: ${message}\n`);
+    this.draw(true);
+  }
+
+  clear(): void {
+    if (this.tty && this.drawn) this.out.write('\r\x1b[2K');
+    this.drawn = false;
+  }
+
+  private draw(force: boolean): void {
+    if (!this.tty) return;
+    const now = Date.now();
+    if (!force && now - this.lastDraw < 100) return;
+    this.lastDraw = now;
+    const secs = Math.max(0.001, (now - this.startedAt) / 1000);
+    const rate = this.count / secs;
+    const n = (x: number) => Math.round(x).toLocaleString('en-US');
+    const total = this.useTotal ? this.total : undefined;
+    if (total !== undefined && total > 0) {
+      const frac = Math.min(1, this.count / total);
+      const width = 24;
+      const filled = Math.round(frac * width);
+      const eta = rate > 0 ? Math.max(0, (total - this.count) / rate) : NaN;
+      this.write(
+        `offers [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${Math.floor(frac * 100)}% ` +
+          `${n(this.count)}/${n(total)} · ${n(rate)}/s · ETA ${Number.isFinite(eta) ? `${Math.ceil(eta)}s` : '?'}`,
+      );
+    } else {
+      this.write(
+        `offers ${n(this.count)} read · ${n(rate)}/s` +
+          (this.total !== undefined ? ` (of at most ${n(this.total)})` : ''),
+      );
+    }
+  }
+
+  private write(line: string): void {
+    if (!this.tty) return;
+    const cols = this.out.columns || 80;
+    this.out.write(`\r\x1b[2K${line.slice(0, cols - 1)}`);
+    this.drawn = true;
+  }
+}

@@ -1,0 +1,483 @@
+/**
+ * `bin/main sync` end to end: the CLI as a child process, an in-process
+ * simulator, and the DuckDB file read back after each run.
+ */
+import { DuckDBInstance } from '@duckdb/node-api';
+import { ChildProcess, spawn } from 'child_process';
+import fs from 'fs';
+import path from 'path';
+import { generateOffers, GoKartSimulator, Offer, SimulatorOptions } from '../src/simulator';
+import { MAIN, ROOT, TempDir } from './cli-helpers';
+
+interface SyncRun {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+const DAY_MS = 86_400_000;
+const tmp = new TempDir();
+const sims: GoKartSimulator[] = [];
+const children: ChildProcess[] = [];
+
+beforeAll(() => {
+  if (!fs.existsSync(path.join(ROOT, 'lib', 'sync.js'))) {
+    throw new Error('lib/sync.js is missing: run `npm run build` first (npm test does)');
+  }
+});
+
+afterEach(async () => {
+  for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
+  await Promise.all(sims.splice(0).map((s) => s.close()));
+});
+
+afterAll(() => tmp.remove());
+
+async function startSim(options: SimulatorOptions): Promise<GoKartSimulator> {
+  const sim = await GoKartSimulator.start(options);
+  sims.push(sim);
+  return sim;
+}
+
+let configs = 0;
+function configFor(sim: GoKartSimulator, extra: Record<string, unknown> = {}): string {
+  return tmp.write(`config-${++configs}.json`, {
+    api_token: sim.options.token,
+    api_url: sim.url,
+    ...extra,
+  });
+}
+
+let dbs = 0;
+function newDb(): string {
+  return path.join(tmp.dir, `db-${++dbs}.duckdb`);
+}
+
+/** Starts `bin/main sync`; `onStart` sees the child before it can finish. */
+function sync(
+  args: string[],
+  opts: { env?: Record<string, string>; onStart?: (child: ChildProcess) => void } = {},
+): Promise<SyncRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [MAIN, 'sync', ...args], {
+      env: { ...process.env, GOKART_RETRY_BASE_MS: '20', ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.push(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+    opts.onStart?.(child);
+  });
+}
+
+async function syncOk(config: string, db: string, ...more: string[]): Promise<string> {
+  const run = await sync(['--config', config, '--db', db, ...more]);
+  if (run.code !== 0) throw new Error(`sync exited ${run.code}: ${run.stderr}`);
+  // Not a terminal: no progress, just the summary line on stdout.
+  expect(run.stderr).toBe('');
+  expect(run.stdout).toMatch(/^Synced [\d,]+ offers \((incremental|full refresh)\) into .*\n$/);
+  return run.stdout.trim();
+}
+
+/** Runs queries on a database, then closes it so the next sync can lock it. */
+async function query<T = Record<string, unknown>>(db: string, sql: string): Promise<T[]> {
+  const instance = await DuckDBInstance.create(db);
+  try {
+    const conn = await instance.connect();
+    try {
+      return (await conn.runAndReadAll(sql)).getRowObjectsJS() as T[];
+    } finally {
+      conn.closeSync();
+    }
+  } finally {
+    instance.closeSync();
+  }
+}
+
+interface Row {
+  id: string;
+  data: string;
+  categories: string | null;
+  name: string | null;
+  budget: string | null;
+  launch: number | null;
+  end: number | null;
+  offerType: string | null;
+}
+
+async function tableRows(db: string): Promise<Row[]> {
+  return query<Row>(
+    db,
+    `SELECT id, _airbyte_data::VARCHAR AS data, to_json(categories)::VARCHAR AS categories, name,
+       budgetAmount::VARCHAR AS budget, epoch_ms(launchDate)::DOUBLE AS launch,
+       epoch_ms(endDate)::DOUBLE AS "end", offerType
+     FROM offers ORDER BY id`,
+  );
+}
+
+/** An amount as DECIMAL(38, 9) prints it. */
+function dec9(value: number | string): string {
+  const [int, frac = ''] = String(value).split('.');
+  return `${int}.${frac.padEnd(9, '0')}`;
+}
+
+/** The table holds exactly these offers, once each, typed columns agreeing with the JSON. */
+async function expectTable(db: string, offers: Iterable<Offer>): Promise<void> {
+  const want = [...offers].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const rows = await tableRows(db);
+  expect(rows.map((r) => r.id)).toEqual(want.map((o) => o.id));
+  rows.forEach((row, i) => {
+    const offer = want[i];
+    expect(JSON.parse(row.data)).toEqual(offer);
+    expect({
+      categories: row.categories === null ? null : JSON.parse(row.categories),
+      name: row.name,
+      budget: row.budget,
+      launch: row.launch,
+      end: row.end,
+      offerType: row.offerType,
+    }).toEqual({
+      categories: offer.categories,
+      name: offer.name,
+      budget: dec9(offer.budgetAmount),
+      launch: Date.parse(offer.launchDate),
+      end: offer.endDate === null ? null : Date.parse(offer.endDate),
+      offerType: offer.offerType,
+    });
+  });
+}
+
+async function savedState(db: string): Promise<unknown> {
+  const rows = await query<{ state: string }>(
+    db,
+    `SELECT state::VARCHAR AS state FROM _sync_state`,
+  );
+  return rows.map((r) => JSON.parse(r.state));
+}
+
+async function runsOf(db: string): Promise<Record<string, unknown>[]> {
+  return query(
+    db,
+    `SELECT run_id::INTEGER AS run_id, mode, outcome, records::INTEGER AS records,
+       inserted::INTEGER AS inserted, updated::INTEGER AS updated, deleted::INTEGER AS deleted,
+       ended_at IS NOT NULL AS ended, error
+     FROM _sync_runs ORDER BY run_id`,
+  );
+}
+
+/** What a scan compares: every column but the extraction time, plus the state. */
+async function snapshot(db: string): Promise<{ rows: Row[]; state: unknown }> {
+  return { rows: await tableRows(db), state: await savedState(db) };
+}
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+describe('sync into DuckDB', () => {
+  test('after any sequence of changes and syncs the table matches the inventory', async () => {
+    const now = Date.now();
+    const sim = await startSim({ offers: 0 });
+    sim.add(generateOffers(300, 7, { from: new Date(now - 400 * DAY_MS), to: new Date(now) }));
+    // A lookback longer than the inventory's history: every incremental sync sees
+    // every offer, so "every offer ever seen, latest values" is known exactly.
+    const config = configFor(sim, { page_size: 25, lookback_days: 3650 });
+    const db = newDb();
+    const rnd = mulberry32(11);
+    const pick = <T>(list: T[]): T => list[Math.floor(rnd() * list.length)];
+    const model = new Map<string, Offer>();
+    let nextIndex = 1000;
+    const modes: string[] = [];
+    for (let step = 0; step < 8; step++) {
+      if (step > 0) {
+        const fresh = generateOffers(Math.floor(rnd() * 20), 7, {
+          from: new Date(now - 30 * DAY_MS),
+          to: new Date(now - 3_600_000),
+          firstIndex: nextIndex,
+        });
+        nextIndex += fresh.length;
+        sim.add(fresh);
+        const live = sim.offers();
+        for (let n = Math.floor(rnd() * 8); n > 0; n--) {
+          const o = pick(live);
+          sim.update(o.id, {
+            name: `${o.name} v${step}`,
+            budgetAmount: Math.round(rnd() * 1e7) / 100,
+            categories: rnd() < 0.5 ? [] : ['Travel', 'Gaming'],
+            endDate: rnd() < 0.5 ? null : new Date(now + step * DAY_MS).toISOString(),
+            ...(rnd() < 0.3 ? { payout: { amount: step, currency: 'EUR' } } : {}),
+          });
+        }
+        sim.remove(Array.from({ length: Math.floor(rnd() * 8) }, () => pick(sim.offers()).id));
+      }
+      const full = step > 0 && rnd() < 0.35;
+      modes.push(full ? 'full_refresh' : 'incremental');
+      await syncOk(config, db, ...(full ? ['--full-refresh'] : []));
+      const inventory = sim.offers();
+      if (full) model.clear();
+      for (const o of inventory) model.set(o.id, o);
+      if (full) await expectTable(db, inventory);
+      await expectTable(db, model.values());
+    }
+    expect(modes).toContain('full_refresh');
+    const runs = await runsOf(db);
+    expect(runs.map((r) => [r.mode, r.outcome])).toEqual(modes.map((m) => [m, 'succeeded']));
+  });
+
+  test('incremental keeps deleted offers and adds new ones; --full-refresh mirrors the API', async () => {
+    const sim = await startSim({ offers: 2000 });
+    const config = configFor(sim);
+    const db = newDb();
+    expect(await syncOk(config, db)).toMatch(/Synced 2,000 offers \(incremental\).*2,000 new/);
+    const before = sim.offers();
+    await expectTable(db, before);
+
+    const now = Date.now();
+    const fresh = generateOffers(10, 3, {
+      from: new Date(now - 3_600_000),
+      to: new Date(now - 60_000),
+      idPrefix: 'new-',
+    });
+    sim.add(fresh);
+    const byLaunch = [...before].sort(
+      (a, b) => Date.parse(b.launchDate) - Date.parse(a.launchDate),
+    );
+    const recent = byLaunch[0]; // inside the 3-day lookback: re-read
+    const old = byLaunch[byLaunch.length - 1]; // years before the cursor: not re-read
+    const gone = byLaunch[byLaunch.length - 2];
+    sim.update(recent.id, { budgetAmount: 1234.5, name: 'Recently changed' });
+    sim.update(old.id, { name: 'Changed long ago' });
+    sim.remove([gone.id]);
+
+    const line = await syncOk(config, db);
+    expect(line).toMatch(
+      /\(incremental\).*: 10 new, 1 updated, \d+ unchanged; table offers has 2,010 rows/,
+    );
+    const seen = new Map(before.map((o) => [o.id, o]));
+    for (const o of fresh) seen.set(o.id, o);
+    seen.set(recent.id, { ...recent, budgetAmount: 1234.5, name: 'Recently changed' });
+    await expectTable(db, seen.values());
+
+    const full = await syncOk(config, db, '--full-refresh');
+    expect(full).toMatch(/\(full refresh\).*, 1 deleted; table offers has 2,009 rows/);
+    await expectTable(db, sim.offers());
+    expect((await runsOf(db)).map((r) => [r.mode, r.inserted, r.updated, r.deleted])).toEqual([
+      ['incremental', 2000, 0, 0],
+      ['incremental', 10, 1, 0],
+      ['full_refresh', 0, 1, 1],
+    ]);
+  });
+
+  test('typed columns: exact decimals, time zones, lists, and new API fields kept', async () => {
+    const sim = await startSim({ offers: 0 });
+    const base = generateOffers(5, 9, { from: new Date('2025-01-01'), to: new Date('2025-06-01') });
+    const odd: Offer[] = [
+      { ...base[0], budgetAmount: 0.1, categories: [] },
+      { ...base[1], budgetAmount: 123456789012.34, launchDate: '2025-03-01T10:00:00+05:30' },
+      { ...base[2], budgetAmount: 1e21, endDate: null },
+      { ...base[3], budgetAmount: 19.99, payout: { amount: 2.5 }, tags: ['x'] },
+      { ...base[4], budgetAmount: 7 },
+    ];
+    sim.add(odd);
+    const db = newDb();
+    await syncOk(configFor(sim), db);
+    const rows = new Map((await tableRows(db)).map((r) => [r.id, r]));
+    expect(rows.get(odd[0].id)).toMatchObject({ budget: '0.100000000', categories: '[]' });
+    expect(rows.get(odd[1].id)).toMatchObject({
+      budget: '123456789012.340000000',
+      launch: Date.parse('2025-03-01T04:30:00Z'),
+    });
+    expect(rows.get(odd[2].id)).toMatchObject({
+      budget: '1000000000000000000000.000000000',
+      end: null,
+    });
+    expect(JSON.parse(rows.get(odd[3].id)!.data)).toMatchObject({
+      payout: { amount: 2.5 },
+      tags: ['x'],
+    });
+    const [sum] = await query<{ total: string }>(
+      db,
+      `SELECT sum(budgetAmount)::VARCHAR AS total FROM offers WHERE budgetAmount < 1000`,
+    );
+    expect(sum.total).toBe('27.090000000'); // 0.1 + 19.99 + 7, no floating-point drift
+
+    // A user's own index and view on the table survive the next sync.
+    await query(db, `CREATE INDEX by_launch ON offers (launchDate)`);
+    await query(db, `CREATE VIEW pricey AS SELECT id FROM offers WHERE budgetAmount > 100`);
+    await syncOk(configFor(sim), db, '--full-refresh');
+    expect(await query(db, `SELECT index_name FROM duckdb_indexes()`)).toEqual([
+      { index_name: 'by_launch' },
+    ]);
+    expect(await query(db, `SELECT count(*)::INTEGER AS n FROM pricey`)).toEqual([{ n: 2 }]);
+  });
+
+  test('a sync killed mid-way and run again gives the same table as an uninterrupted one', async () => {
+    const sim = await startSim({ offers: 5000, latencyMs: 20 });
+    const config = configFor(sim, { page_size: 50, lookback_days: 3650 });
+    const reference = newDb();
+    const killed = newDb();
+    await syncOk(config, reference);
+    await syncOk(config, killed);
+
+    const now = Date.now();
+    sim.add(generateOffers(120, 5, { from: new Date(now - DAY_MS), to: new Date(now - 60_000) }));
+    const live = sim.offers();
+    for (const o of live.slice(200, 230)) sim.update(o.id, { budgetAmount: 42.42 });
+    sim.remove(live.slice(1000, 1020).map((o) => o.id));
+    const before = await snapshot(killed);
+
+    // Kill after 40 of the ~100 pages were served.
+    sim.resetStats();
+    let child: ChildProcess | undefined;
+    sim.onRequest((_entry, served) => {
+      if (served === 40) child?.kill('SIGKILL');
+    });
+    const run = await sync(['--config', config, '--db', killed], { onStart: (c) => (child = c) });
+    sim.onRequest(undefined);
+    expect(run.signal).toBe('SIGKILL');
+    expect(await snapshot(killed)).toEqual(before); // nothing half-written, state unchanged
+
+    await syncOk(config, killed);
+    await syncOk(config, reference);
+    expect(await snapshot(killed)).toEqual(await snapshot(reference));
+    expect((await runsOf(killed)).map((r) => r.outcome)).toEqual([
+      'succeeded',
+      'interrupted',
+      'succeeded',
+    ]);
+  });
+
+  test('a sync killed inside its commit leaves rows and state as they were', async () => {
+    const sim = await startSim({ offers: 500 });
+    const config = configFor(sim, { lookback_days: 3650 });
+    const db = newDb();
+    await syncOk(config, db);
+    const before = await snapshot(db);
+    const live = sim.offers();
+    sim.remove(live.slice(0, 50).map((o) => o.id));
+    sim.update(live[100].id, { name: 'changed' });
+
+    for (const mode of [[], ['--full-refresh']]) {
+      const run = await sync(['--config', config, '--db', db, ...mode], {
+        env: { GOKART_SYNC_KILL_BEFORE_COMMIT: '1' },
+      });
+      expect(run.signal).toBe('SIGKILL');
+      expect(await snapshot(db)).toEqual(before);
+    }
+    await syncOk(config, db, '--full-refresh');
+    await expectTable(db, sim.offers());
+  });
+
+  test('a failed full refresh keeps the previous contents and logs the error', async () => {
+    const sim = await startSim({ offers: 400 });
+    const db = newDb();
+    await syncOk(configFor(sim, { page_size: 20 }), db);
+    const before = await snapshot(db);
+    sim.remove(
+      sim
+        .offers()
+        .slice(0, 100)
+        .map((o) => o.id),
+    );
+    sim.injectFault({ kind: 'status', status: 500, page: 5, times: 100 });
+    const run = await sync([
+      '--config',
+      configFor(sim, { page_size: 20, max_retries: 0, concurrency: 1 }),
+      '--db',
+      db,
+      '--full-refresh',
+    ]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toMatch(
+      /^sync failed: Reading the offers stream failed after 100 records: .*HTTP 500.*the table keeps its previous contents; run 2 is logged in _sync_runs of .*\n$/,
+    );
+    expect(await snapshot(db)).toEqual(before);
+
+    sim.clearFaults();
+    const bad = await sync(['--config', configFor(sim, { api_token: 'wrong-token' }), '--db', db]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^sync failed: .*rejected the API token.*\n$/);
+    expect(bad.stderr).not.toContain('wrong-token');
+    const runs = await runsOf(db);
+    expect(runs.slice(1)).toEqual([
+      expect.objectContaining({
+        mode: 'full_refresh',
+        outcome: 'failed',
+        records: 100,
+        ended: true,
+      }),
+      expect.objectContaining({ mode: 'incremental', outcome: 'failed', records: 0, ended: true }),
+    ]);
+    expect(runs[1].error).toMatch(/HTTP 500/);
+    expect(runs[2].error).toMatch(/HTTP 401/);
+    expect(await snapshot(db)).toEqual(before);
+  });
+
+  describe('bad databases get one clear line and exit code 1', () => {
+    let config: string;
+    beforeEach(async () => {
+      config = configFor(await startSim({ offers: 10 }));
+    });
+
+    async function fails(db: string, message: RegExp): Promise<void> {
+      const run = await sync(['--config', config, '--db', db]);
+      expect(run.code).toBe(1);
+      expect(run.stdout).toBe('');
+      expect(run.stderr).toMatch(/^sync failed: [^\n]+\n$/); // one line, no stack trace
+      expect(run.stderr).toContain(db);
+      expect(run.stderr).toMatch(message);
+    }
+
+    test('an unwritable path', async () => {
+      await fails('/proc/gokart-offers.duckdb', /choose a writable location with --db/);
+      await fails(path.join(tmp.dir, 'no-such-dir', 'x.duckdb'), /does not exist/);
+      const file = tmp.write('plain.txt', 'hello');
+      await fails(path.join(file, 'x.duckdb'), /is a file, not a directory/);
+      await fails(tmp.dir, /is a directory/);
+    });
+
+    test('a file that is not a DuckDB database is left untouched', async () => {
+      const text = tmp.write('notes.duckdb', 'these are my notes\n');
+      await fails(text, /is not a DuckDB database/);
+      expect(fs.readFileSync(text, 'utf8')).toBe('these are my notes\n');
+      const sqlite = tmp.write('offers.sqlite', 'SQLite format 3\0' + '\0'.repeat(100));
+      await fails(sqlite, /is not a DuckDB database \(it is a SQLite database\)/);
+      await fails(tmp.write('empty.duckdb', ''), /is not a DuckDB database \(it is empty\)/);
+    });
+
+    test('a database locked by another process', async () => {
+      const db = newDb();
+      const holder = spawn(
+        process.execPath,
+        [
+          '-e',
+          `require(${JSON.stringify(require.resolve('@duckdb/node-api'))}).DuckDBInstance.create(${JSON.stringify(db)})` +
+            `.then(() => { console.log('ready'); setInterval(() => {}, 1000); })`,
+        ],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      );
+      children.push(holder);
+      await new Promise<void>((resolve, reject) => {
+        holder.stdout!.on('data', (d) => String(d).includes('ready') && resolve());
+        holder.on('exit', () => reject(new Error('the lock holder exited')));
+      });
+      await fails(db, new RegExp(`in use by another process \\(PID ${holder.pid}\\)`));
+      holder.kill('SIGKILL');
+      await new Promise((resolve) => holder.once('close', resolve));
+      await syncOk(config, db); // usable once the other process is gone
+    });
+  });
+});
