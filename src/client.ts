@@ -150,6 +150,8 @@ function badBody(response: AxiosResponse, reason: string): AxiosError {
 
 function isRetryable(error: AxiosError): boolean {
   if (axios.isCancel(error) || error.code === 'ERR_CANCELED') return false;
+  // A host name that does not exist (a mistyped tenant) will not appear by retrying.
+  if (error.code === 'ENOTFOUND') return false;
   if (error.code === BAD_BODY) return true;
   const status = error.response?.status;
   // No status: network error, reset or timeout. A 2xx that still failed: the body was cut off.
@@ -219,12 +221,16 @@ export function toApiError(err: unknown, page: number, config: GoKartConfig): Ap
       message = `GoKart answered a redirect (${what}) for page ${page}, which the connector does not follow: check tenant or api_url`;
       failureType = 'config_error';
       break;
-    case status !== undefined && status < 500 && status !== 429:
+    case status !== undefined && status >= 400 && status < 500 && status !== 429:
       message = `GoKart refused the request for page ${page} (${what})`;
       failureType = 'system_error';
       break;
-    case err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN':
-      message = `Cannot resolve host ${host}: check tenant (or api_url) and the network`;
+    case err.code === 'ENOTFOUND':
+      message = `Cannot resolve host ${host}: check tenant (or api_url)`;
+      failureType = 'config_error';
+      break;
+    case err.code === 'EAI_AGAIN':
+      message = `Cannot resolve host ${host} (DNS lookup failed${after}): check the network, then tenant (or api_url)`;
       break;
     case err.code === 'ECONNREFUSED':
       message = `Cannot connect to ${host}: connection refused${after}`;

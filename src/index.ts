@@ -90,9 +90,21 @@ export function main(argv: string[] = process.argv): void {
     .option('--full-refresh', 'replace the table with the current inventory (drops deleted offers)')
     .description('sync offers into a local DuckDB database (no Airbyte needed)')
     .action(async (opts) => {
-      // Loaded on demand: the Airbyte commands never load DuckDB's native module.
-      const { syncCommand } = await import('./sync');
-      process.exitCode = await syncCommand(opts);
+      // Loaded on demand: the Airbyte commands never load DuckDB's native module, an
+      // optional dependency that the Docker image leaves out (~70 MB it does not need).
+      let sync: typeof import('./sync');
+      try {
+        sync = await import('./sync');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw err;
+        process.stderr.write(
+          'sync failed: it needs the optional dependency @duckdb/node-api, which this installation leaves out ' +
+            '(the Docker image does); run it from a checkout after `npm ci`\n',
+        );
+        process.exitCode = 1;
+        return;
+      }
+      process.exitCode = await sync.syncCommand(opts);
     });
 
   program.parseAsync(argv).catch((err) => {

@@ -174,7 +174,9 @@ export class OfferScanner {
         const batch: Offer[] = [];
         for (const offer of page.items) {
           const launch = launchTime(offer); // one parse per offer: filter, order check and cursor
-          if (sorted && !(launch <= previousLaunch)) {
+          // An offer without a launch date proves nothing about the order; it is
+          // emitted when seen (never dropped), though a sorted scan may stop before it.
+          if (sorted && launch > previousLaunch) {
             sorted = false;
             this.hooks.log?.(
               'warn',
@@ -182,7 +184,7 @@ export class OfferScanner {
             );
             width = this.limit;
           }
-          if (sorted) previousLaunch = launch;
+          if (sorted && !Number.isNaN(launch)) previousLaunch = launch;
           if (threshold !== undefined && launch < threshold) continue;
           wanted++;
           if (this.seen.has(offer.id)) continue;

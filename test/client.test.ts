@@ -103,14 +103,32 @@ describe('toApiError', () => {
   const networkError = (code: string) => new AxiosError('boom', code);
 
   it.each([
-    ['ENOTFOUND', 'Cannot resolve host api.acme.getgokart.ai: check tenant'],
-    ['EAI_AGAIN', 'Cannot resolve host api.acme.getgokart.ai'],
-    ['ECONNREFUSED', 'Cannot connect to api.acme.getgokart.ai: connection refused'],
-    ['ETIMEDOUT', 'Reading page 3 failed: the request timed out'],
-  ])('explains %s', (code, message) => {
+    ['ENOTFOUND', 'Cannot resolve host api.acme.getgokart.ai: check tenant', 'config_error'],
+    [
+      'EAI_AGAIN',
+      'Cannot resolve host api.acme.getgokart.ai (DNS lookup failed)',
+      'transient_error',
+    ],
+    [
+      'ECONNREFUSED',
+      'Cannot connect to api.acme.getgokart.ai: connection refused',
+      'transient_error',
+    ],
+    ['ETIMEDOUT', 'Reading page 3 failed: the request timed out', 'transient_error'],
+  ])('explains %s', (code, message, failureType) => {
     const err = toApiError(networkError(code), 3, cfg);
     expect(err.message).toContain(message);
+    expect(err.failureType).toBe(failureType);
+  });
+
+  it('calls a 200 that stayed broken after retries a transient failure', async () => {
+    sim.injectFault({ kind: 'not-json', times: 5 });
+    const cfgSim = config({ max_retries: 2 });
+    const err = await withClient(cfgSim, (c) => c.fetchPage({ page: 0 })).catch((e) => e);
     expect(err.failureType).toBe('transient_error');
+    expect(err.message).toBe(
+      'Reading page 0 failed after 3 attempts: HTTP 200 but the body is not JSON (truncated or an HTML error page?)',
+    );
   });
 
   it('never carries request headers', () => {

@@ -223,8 +223,11 @@ describe('OfferScanner with a launch-date threshold', () => {
   it('emits offers with a missing launch date rather than lose them', async () => {
     const api = new FakeApi(30, 10);
     api.inventory[5] = { id: 'undated', launchDate: null };
-    const { ids: got } = await scanAll(api, { concurrency: 2, threshold: T0 + 28 * DAY });
+    const { ids: got, scanner } = await scanAll(api, { concurrency: 2, threshold: T0 + 22 * DAY });
     expect(got).toContain('undated');
+    // ...and it does not make the scanner think the server ignored the sort.
+    expect(scanner.stats.earlyStop).toBe(true);
+    expect(api.requests).toHaveLength(1);
   });
 });
 
