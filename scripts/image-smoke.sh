@@ -283,17 +283,20 @@ say "build context: $(tr -cd '\0' <"$WORK/context.list" | wc -c) files after .do
 #    ENTRYPOINT, so the contract is checked before the slow steps run.
 # ---------------------------------------------------------------------------
 declare -A STAGE_ROOT=() CUR_ENVMAP=() LABELS=()
-reset_replay() {
-  STAGE_ROOT=()
-  STAGES=0
-  CUR_ROOT=""
+reset_stage() { # what each FROM starts afresh
   CUR_WD=/
   CUR_USER=root
   CUR_ENV=()
   CUR_ENVMAP=()
   LABELS=()
   ENTRY=()
+}
+reset_replay() {
+  STAGE_ROOT=()
+  STAGES=0
+  CUR_ROOT=""
   BASES=()
+  reset_stage
 }
 
 abs_dir() { # resolves a WORKDIR or COPY destination against the current WORKDIR
@@ -315,12 +318,7 @@ df_from() {
   STAGE_ROOT[$STAGES]=$CUR_ROOT
   [[ -z $name ]] || STAGE_ROOT[$name]=$CUR_ROOT
   STAGES=$((STAGES + 1))
-  CUR_WD=/
-  CUR_USER=root
-  CUR_ENV=()
-  CUR_ENVMAP=()
-  LABELS=()
-  ENTRY=()
+  reset_stage
   [[ $DRY == 1 ]] || say "stage ${name:-$((STAGES - 1))} FROM $image"
 }
 df_workdir() {

@@ -124,7 +124,8 @@ const CONTROL_ROUTES: Readonly<Record<string, 'GET' | 'POST'>> = {
   '/_sim/faults': 'POST',
 };
 
-function mulberry32(seed: number): () => number {
+/** Seeded PRNG (mulberry32): deterministic inventories and test scenarios. */
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -6,7 +6,13 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { ChildProcess, spawn } from 'child_process';
 import fs from 'fs';
 import path from 'path';
-import { generateOffers, GoKartSimulator, Offer, SimulatorOptions } from '../src/simulator';
+import {
+  generateOffers,
+  GoKartSimulator,
+  mulberry32,
+  Offer,
+  SimulatorOptions,
+} from '../src/simulator';
 import { MAIN, ROOT, TempDir } from './cli-helpers';
 
 interface SyncRun {
@@ -173,17 +179,6 @@ async function runsOf(db: string): Promise<Record<string, unknown>[]> {
 /** What a scan compares: every column but the extraction time, plus the state. */
 async function snapshot(db: string): Promise<{ rows: Row[]; state: unknown }> {
   return { rows: await tableRows(db), state: await savedState(db) };
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describe('sync into DuckDB', () => {
