@@ -11,6 +11,8 @@ WORKDIR /build
 COPY package.json package-lock.json tsconfig.json ./
 RUN npm ci --no-audit --no-fund
 COPY src ./src
+# The build precompiles the JSON Schema validators from resources/.
+COPY resources ./resources
 RUN npm run build
 # --omit=optional drops DuckDB (~70 MB), used only by `sync`, which Airbyte never runs.
 RUN npm prune --omit=dev --omit=optional --no-audit --no-fund

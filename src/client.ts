@@ -1,12 +1,10 @@
 import axios, { AxiosError, AxiosInstance, AxiosResponse, InternalAxiosRequestConfig } from 'axios';
 import axiosRetry, { exponentialDelay, retryAfter } from 'axios-retry';
-import Ajv from 'ajv';
-import fs from 'fs';
 import http from 'http';
 import https from 'https';
-import path from 'path';
-import { GoKartConfig, RESOURCES_DIR } from './config';
+import { GoKartConfig } from './config';
 import { ApiError, FailureType } from './errors';
+import { validators } from './validators';
 
 export const OFFERS_PATH = '/api/v1/sdk-offer-management/partner';
 
@@ -42,10 +40,6 @@ export interface RetryNotice {
 
 /** Thrown by the response interceptor for a 200 whose body is not a usable envelope. */
 const BAD_BODY = 'EGOKARTBODY';
-
-const envelopeValidator = new Ajv({ allErrors: false }).compile(
-  JSON.parse(fs.readFileSync(path.join(RESOURCES_DIR, 'schemas', 'envelope.json'), 'utf8')),
-);
 
 /** Reads the offers list page by page: keep-alive, retries with backoff, strict envelope checks. */
 export class GoKartClient {
@@ -131,6 +125,7 @@ function parseEnvelope(response: AxiosResponse): AxiosResponse {
   } catch {
     throw badBody(response, 'the body is not JSON (truncated or an HTML error page?)');
   }
+  const envelopeValidator = validators().envelope;
   if (!envelopeValidator(body)) {
     const e = envelopeValidator.errors?.[0];
     const where = e?.instancePath ? `${e.instancePath.slice(1).replace(/\//g, '.')} ` : '';

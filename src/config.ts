@@ -1,12 +1,9 @@
-import Ajv, { ErrorObject } from 'ajv';
-import addFormats from 'ajv-formats';
+import { ErrorObject } from 'ajv';
 import fs from 'fs';
-import path from 'path';
-import { JSONSchema7 } from 'json-schema';
 import { ConfigError } from './errors';
+import { validators } from './validators';
 
-export const RESOURCES_DIR = path.resolve(__dirname, '..', 'resources');
-export const SPEC_PATH = path.join(RESOURCES_DIR, 'spec.json');
+export { RESOURCES_DIR, SPEC_PATH } from './validators';
 
 export type OfferType = 'SingleEvent' | 'MultiEvent';
 
@@ -43,22 +40,6 @@ export interface GoKartConfig {
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
 const DAY_MS = 24 * 60 * 60 * 1000;
-
-let validator: ReturnType<Ajv['compile']> | undefined;
-
-function connectionSchema(): JSONSchema7 {
-  const spec = JSON.parse(fs.readFileSync(SPEC_PATH, 'utf8'));
-  return spec.connectionSpecification as JSONSchema7;
-}
-
-function compileValidator(): ReturnType<Ajv['compile']> {
-  // allErrors: report every violation at once; useDefaults: fill the spec's defaults.
-  const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true });
-  addFormats(ajv);
-  // Airbyte UI annotations: known to us, meaningless to validation.
-  ajv.addVocabulary(['airbyte_secret', 'airbyte_type', 'order', 'airbyte_hidden']);
-  return ajv.compile(connectionSchema());
-}
 
 /** One readable sentence per Ajv error, naming the field. */
 function describe(error: ErrorObject, config: Record<string, unknown>): string {
@@ -110,7 +91,7 @@ export function validateConfig(input: unknown): RawConfig {
     throw new ConfigError('config must be a JSON object');
   }
   const config = structuredClone(input) as Record<string, unknown>;
-  validator ??= compileValidator();
+  const validator = validators().config;
   const problems: string[] = [];
   if (!validator(config)) {
     for (const e of validator.errors ?? []) problems.push(describe(e, config));

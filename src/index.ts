@@ -1,4 +1,3 @@
-import { AirbyteLogger } from 'faros-airbyte-cdk/lib/logger';
 import { AirbyteConnectionStatusMessage } from 'faros-airbyte-cdk/lib/protocol';
 import { Command } from 'commander';
 import { readJsonFile } from './config';
@@ -9,7 +8,7 @@ import { GoKartSource } from './source';
 /** The Airbyte CLI contract: spec | check | discover | read, messages on stdout. */
 export function main(argv: string[] = process.argv): void {
   const out = new JsonLinesSink(process.stdout, secretsFrom(argv));
-  const source = new GoKartSource(new AirbyteLogger());
+  const source = new GoKartSource();
   const program = new Command('main')
     .description('GoKart offers source for Airbyte')
     .showHelpAfterError()

@@ -1,4 +1,4 @@
-import { AirbyteLogger } from 'faros-airbyte-cdk/lib/logger';
+import type { AirbyteLogger } from 'faros-airbyte-cdk/lib/logger';
 import {
   AirbyteCatalog,
   AirbyteConfiguredCatalog,
@@ -23,7 +23,8 @@ export interface CheckResult {
  * this one speaks plain Airbyte protocol.
  */
 export class GoKartSource {
-  constructor(private readonly logger: AirbyteLogger = new AirbyteLogger()) {}
+  /** The CDK logger is for the CDK's stream base (discover); loaded with it, on demand. */
+  constructor(private readonly logger?: AirbyteLogger) {}
 
   async spec(): Promise<AirbyteSpec> {
     // Loaded on demand, like the stream: only `spec` needs it.
@@ -61,7 +62,9 @@ export class GoKartSource {
   async discover(rawConfig: unknown): Promise<AirbyteCatalog> {
     const config = resolveConfig(validateConfig(rawConfig));
     const { OffersStream } = await import('./stream');
-    return { streams: [new OffersStream(this.logger, config).asAirbyteStream()] };
+    const logger =
+      this.logger ?? new (await import('faros-airbyte-cdk/lib/logger')).AirbyteLogger();
+    return { streams: [new OffersStream(logger, config).asAirbyteStream()] };
   }
 
   /**
