@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'events';
 import { ApiError, ConnectorError } from './errors';
 import { Offer, OffersPage, PageRequest } from './client';
 
@@ -187,8 +188,9 @@ export class OfferScanner {
           if (sorted && !Number.isNaN(launch)) previousLaunch = launch;
           if (threshold !== undefined && launch < threshold) continue;
           wanted++;
-          if (this.seen.has(offer.id)) continue;
+          const known = this.seen.size;
           this.seen.add(offer.id);
+          if (this.seen.size === known) continue; // emitted earlier in this sync
           if (launch > this.stats.newestLaunch) this.stats.newestLaunch = launch;
           batch.push(offer);
         }
@@ -240,12 +242,13 @@ function checkPaging(page: OffersPage, index: number, previous: OffersPage | und
   }
 }
 
-/** Page requests in flight, keyed by page index, each cancellable. */
+/**
+ * Page requests in flight, keyed by page index. They share one AbortSignal:
+ * the only cancellation is of everything still in flight when a pass ends.
+ */
 class PageWindow {
-  private readonly inFlight = new Map<
-    number,
-    { promise: Promise<OffersPage>; abort: AbortController }
-  >();
+  private readonly inFlight = new Map<number, Promise<OffersPage>>();
+  private readonly abort = new AbortController();
   private next = 0;
   concurrent = false;
 
@@ -253,34 +256,36 @@ class PageWindow {
     private readonly fetchPage: FetchPage,
     private readonly sorted: boolean,
     private readonly counted: () => void,
-  ) {}
+  ) {
+    // Each request in flight listens on the signal: up to 16 at once is expected.
+    setMaxListeners(64, this.abort.signal);
+  }
 
   /** Makes sure pages from..to are requested (never beyond `to`). */
   fill(from: number, to: number): void {
     this.next = Math.max(this.next, from);
     while (this.next <= to) {
       const page = this.next++;
-      const abort = new AbortController();
-      const promise = this.fetchPage({ page, newestLaunchFirst: this.sorted }, abort.signal);
+      const promise = this.fetchPage({ page, newestLaunchFirst: this.sorted }, this.abort.signal);
       promise.catch(() => {}); // errors surface in take(); cancelled pages are never taken
-      this.inFlight.set(page, { promise, abort });
+      this.inFlight.set(page, promise);
       this.counted();
     }
     if (this.inFlight.size > 1) this.concurrent = true;
   }
 
   async take(page: number): Promise<OffersPage> {
-    const entry = this.inFlight.get(page);
-    if (!entry) throw new Error(`internal: page ${page} was not requested`);
+    const promise = this.inFlight.get(page);
+    if (!promise) throw new Error(`internal: page ${page} was not requested`);
     try {
-      return await entry.promise;
+      return await promise;
     } finally {
       this.inFlight.delete(page);
     }
   }
 
   cancelAll(): void {
-    for (const { abort } of this.inFlight.values()) abort.abort();
+    if (this.inFlight.size) this.abort.abort();
     this.inFlight.clear();
   }
 }
