@@ -36,6 +36,8 @@ export interface RetryNotice {
   delayMs: number;
   reason: string;
   rateLimited: boolean;
+  /** When the server said (Retry-After) that it will take requests again, epoch ms. */
+  quotaReset?: number;
 }
 
 /** Thrown by the response interceptor for a 200 whose body is not a usable envelope. */
@@ -83,6 +85,7 @@ export class GoKartClient {
           delayMs: Math.round(delayMs),
           reason: describeFailure(error),
           rateLimited: error.response?.status === 429,
+          quotaReset: error.response?.headers['retry-after'] ? Date.now() + delayMs : undefined,
         });
         return delayMs;
       },

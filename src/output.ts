@@ -57,11 +57,17 @@ export interface ReadSink {
   log(level: LogLevel, message: string): void;
 }
 
+/** A stream status; `rateLimited` adds the RATE_LIMITED reason (quota_reset when known). */
 export function streamStatus(
   name: string,
   status: StreamStatus,
-  quotaReset?: number,
+  rateLimited?: { quotaReset?: number },
 ): TraceMessage {
+  const reason = rateLimited && {
+    type: 'RATE_LIMITED' as const,
+    rate_limited:
+      rateLimited.quotaReset !== undefined ? { quota_reset: rateLimited.quotaReset } : {},
+  };
   return {
     type: 'TRACE',
     trace: {
@@ -70,9 +76,7 @@ export function streamStatus(
       stream_status: {
         stream_descriptor: { name },
         status,
-        ...(quotaReset !== undefined
-          ? { reasons: [{ type: 'RATE_LIMITED', rate_limited: { quota_reset: quotaReset } }] }
-          : {}),
+        ...(reason ? { reasons: [reason] } : {}),
       },
     },
   };

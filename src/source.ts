@@ -111,7 +111,7 @@ export class GoKartSource {
       if (notice.rateLimited) {
         lowerConcurrency();
         running = true;
-        void sink.message(streamStatus(name, 'RUNNING', Date.now() + notice.delayMs));
+        void sink.message(streamStatus(name, 'RUNNING', { quotaReset: notice.quotaReset }));
       }
     });
     const read = openRead(config, syncMode, state, (r, s) => client.fetchPage(r, s), {

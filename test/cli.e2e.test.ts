@@ -447,6 +447,17 @@ describe('read: failures and retries', () => {
     expect(statuses(run).at(-1)).toBe('COMPLETE');
   });
 
+  it('says RATE_LIMITED without a quota_reset when the 429 gives no Retry-After', async () => {
+    sim.injectFault({ kind: 'status', status: 429, page: 0 });
+    const run = await read(config());
+    expect(run.code).toBe(0);
+    const limited = run.traces.find((t) => t.trace.stream_status?.reasons);
+    expect(limited?.trace.stream_status.reasons).toEqual([
+      { type: 'RATE_LIMITED', rate_limited: {} },
+    ]);
+    expect(run.records).toHaveLength(250);
+  });
+
   it('gives up after max_retries with a transient_error naming status, page and API message', async () => {
     sim.injectFault({
       kind: 'status',
