@@ -7,6 +7,13 @@ import { GoKartSource } from './source';
 
 /** The Airbyte CLI contract: spec | check | discover | read, messages on stdout. */
 export function main(argv: string[] = process.argv): void {
+  // The reader went away (`| head`, a killed pipeline): nothing more can be delivered.
+  // Stop with one line rather than a stack trace; no state is lost, since state is
+  // only ever written after the records it covers.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    process.stderr.write(`stopped: stdout was closed by its reader (${err.code ?? err.message})\n`);
+    process.exit(1);
+  });
   const out = new JsonLinesSink(process.stdout, secretsFrom(argv));
   const source = new GoKartSource();
   const program = new Command('main')

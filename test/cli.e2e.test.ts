@@ -4,11 +4,13 @@ import {
   CATALOG_INCREMENTAL,
   CliRun,
   errors,
+  MAIN,
   ROOT,
   runCli,
   statuses,
   TempDir,
 } from './cli-helpers';
+import { spawn } from 'child_process';
 import path from 'path';
 
 // End to end: bin/main as a child process against the simulator; every stdout
@@ -212,6 +214,23 @@ describe('read: full refresh', () => {
     expect(run.code).toBe(0);
     expect(run.records).toHaveLength(20);
     expect(run.stdout).not.toMatch(/faros|__noop__|sourceIdentity|redactedConfig/);
+  });
+
+  it('stops with one line, not a stack trace, when the reader closes stdout', async () => {
+    reset(3000);
+    const child = spawn(
+      process.execPath,
+      [MAIN, 'read', '--config', config(), '--catalog', CATALOG_FULL],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
+    child.stdout.once('data', () => child.stdout.destroy()); // like `| head -1`
+    const code = await new Promise((resolve) => child.on('close', resolve));
+    expect(code).toBe(1);
+    expect(stderr.trim()).toBe('stopped: stdout was closed by its reader (EPIPE)');
   });
 
   it('sends the filters', async () => {
