@@ -165,6 +165,9 @@ function configuredStreams(catalog: unknown): { syncMode: SyncMode }[] {
     throw new ConfigError('catalog: expected an object with a "streams" list');
   return streams.map((s, i) => {
     const name = s?.stream?.name;
+    if (name === OFFERS_STREAM && i > streams.findIndex((t) => t?.stream?.name === name)) {
+      throw new ConfigError(`catalog: streams[${i}] repeats the "${name}" stream`);
+    }
     if (name !== OFFERS_STREAM) {
       throw new ConfigError(
         `catalog: streams[${i}] names unknown stream ${JSON.stringify(name)}; this source has only "${OFFERS_STREAM}"`,

@@ -11,6 +11,7 @@ import {
   TempDir,
 } from './cli-helpers';
 import { spawn } from 'child_process';
+import fs from 'fs';
 import path from 'path';
 
 // End to end: bin/main as a child process against the simulator; every stdout
@@ -277,6 +278,18 @@ describe('read: full refresh', () => {
     expect(errors(run)[0]).toMatchObject({
       failure_type: 'config_error',
       message: expect.stringContaining('"campaigns"'),
+    });
+    expect(run.records).toHaveLength(0);
+  });
+
+  it('refuses a catalog that lists the stream twice', async () => {
+    reset(5);
+    const twice = JSON.parse(fs.readFileSync(CATALOG_FULL, 'utf8'));
+    twice.streams.push(twice.streams[0]);
+    const run = await read(config(), tmp.write('twice.json', twice));
+    expect(errors(run)[0]).toMatchObject({
+      failure_type: 'config_error',
+      message: 'catalog: streams[1] repeats the "offers" stream',
     });
     expect(run.records).toHaveLength(0);
   });
