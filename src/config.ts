@@ -91,6 +91,10 @@ export function validateConfig(input: unknown): RawConfig {
     throw new ConfigError('config must be a JSON object');
   }
   const config = structuredClone(input) as Record<string, unknown>;
+  // Forms (the Airbyte UI among them) may send a field left blank as "": that means not set.
+  for (const key of ['tenant', 'api_url', 'start_date', 'search']) {
+    if (config[key] === '') delete config[key];
+  }
   const validator = validators().config;
   const problems: string[] = [];
   if (!validator(config)) {

@@ -27,6 +27,20 @@ describe('validateConfig', () => {
     expect(config.offerType).toBeUndefined();
   });
 
+  it('treats optional fields left blank as not set', () => {
+    const config = resolveConfig(
+      validateConfig({ ...base, api_url: '', start_date: '', search: '' }),
+    );
+    expect(config).toMatchObject({
+      baseUrl: 'https://api.acme.getgokart.ai',
+      startDate: undefined,
+      search: undefined,
+    });
+    expect(problem({ api_token: 't', tenant: '', api_url: '' })).toContain(
+      'one of tenant or api_url is required',
+    );
+  });
+
   it('ignores unknown properties', () => {
     expect(() => validateConfig({ ...base, something_new: 1 })).not.toThrow();
   });
