@@ -134,6 +134,16 @@ export function resolveConfig(raw: RawConfig): GoKartConfig {
   };
 }
 
+/**
+ * The config's secret values, to scrub from anything printed. Read from the raw
+ * config, so they are known even when the config is invalid; values too short
+ * to be a real token are left out (scrubbing them would mangle ordinary text).
+ */
+export function secretsOf(rawConfig: unknown): string[] {
+  const token = (rawConfig as { api_token?: unknown } | null)?.api_token;
+  return typeof token === 'string' && token.length >= 4 ? [token] : [];
+}
+
 /** Reads, validates and resolves a config file. */
 export function loadConfig(file: string): GoKartConfig {
   return resolveConfig(validateConfig(readJsonFile(file, 'config')));

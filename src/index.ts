@@ -1,6 +1,6 @@
 import { AirbyteConnectionStatusMessage } from 'faros-airbyte-cdk/lib/protocol';
 import { Command } from 'commander';
-import { readJsonFile } from './config';
+import { readJsonFile, secretsOf } from './config';
 import { ConnectorError, errorText } from './errors';
 import { JsonLinesSink, traceError } from './output';
 import { GoKartSource } from './source';
@@ -125,8 +125,7 @@ function secretsFrom(argv: string[]): string[] {
   const file = argv[i]?.startsWith('--config=') ? argv[i].slice('--config='.length) : argv[i + 1];
   if (i < 0 || !file) return [];
   try {
-    const token = (readJsonFile(file, 'config') as { api_token?: unknown })?.api_token;
-    return typeof token === 'string' && token.length >= 4 ? [token] : [];
+    return secretsOf(readJsonFile(file, 'config'));
   } catch {
     return [];
   }

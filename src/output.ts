@@ -112,6 +112,15 @@ export function streamState(
   };
 }
 
+/** Replaces every occurrence of each secret with asterisks. */
+export function scrubSecrets(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const secret of secrets) {
+    if (secret) out = out.split(secret).join('**********');
+  }
+  return out;
+}
+
 /**
  * Writes one JSON message per line with backpressure. Records are written a
  * page at a time as one string; every other message is scrubbed of secrets
@@ -141,11 +150,7 @@ export class JsonLinesSink implements ReadSink {
   }
 
   scrub(text: string): string {
-    let out = text;
-    for (const secret of this.secrets) {
-      if (secret) out = out.split(secret).join('**********');
-    }
-    return out;
+    return scrubSecrets(text, this.secrets);
   }
 
   private write(chunk: string): Promise<void> {

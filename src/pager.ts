@@ -19,7 +19,7 @@ export interface ScanHooks {
 }
 
 /** The launch time of an offer in epoch ms, or NaN when missing or unparseable. */
-export function launchTime(offer: Offer): number {
+function launchTime(offer: Offer): number {
   return typeof offer.launchDate === 'string' ? Date.parse(offer.launchDate) : NaN;
 }
 
@@ -54,7 +54,6 @@ export class OfferScanner {
     requests: 0,
     passes: 0,
     earlyStop: false,
-    sortedScan: false,
     /** Newest launch time (epoch ms) among the offers yielded; -Infinity if none. */
     newestLaunch: -Infinity,
   };
@@ -131,7 +130,6 @@ export class OfferScanner {
   private async *pass(first: boolean): AsyncGenerator<Offer[], PassResult> {
     const { threshold } = this.plan;
     let sorted = threshold !== undefined && this.sortSupported;
-    this.stats.sortedScan = sorted;
     const window = new PageWindow(this.fetchPage, sorted, () => this.stats.requests++);
     try {
       let baseline: number | undefined;

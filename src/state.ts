@@ -6,6 +6,18 @@ import { FetchPage, OfferScanner, ScanHooks } from './pager';
 
 export const OFFERS_STREAM = 'offers';
 
+/**
+ * The stream's catalog entry, less its JSON schema: used by discover (through the
+ * CDK stream) and by `sync`, which builds its catalog without loading the CDK stream.
+ */
+export const OFFERS_STREAM_ENTRY = {
+  name: OFFERS_STREAM,
+  supported_sync_modes: [SyncMode.FULL_REFRESH, SyncMode.INCREMENTAL],
+  source_defined_cursor: true,
+  default_cursor_field: ['launchDate'],
+  source_defined_primary_key: [['id']],
+};
+
 /** The stream's saved state: the newest launch date emitted, as an ISO date-time. */
 export interface OffersState {
   launchDate?: string;

@@ -5,7 +5,7 @@ import fs from 'fs';
 import path from 'path';
 import { GoKartConfig, RESOURCES_DIR } from './config';
 import { GoKartClient, Offer } from './client';
-import { OFFERS_STREAM, openRead, parseInputState } from './state';
+import { OFFERS_STREAM, OFFERS_STREAM_ENTRY, openRead, parseInputState } from './state';
 
 let schema: Record<string, unknown> | undefined;
 
@@ -27,11 +27,11 @@ export class OffersStream extends AirbyteStreamBase {
   }
 
   get primaryKey(): string {
-    return 'id';
+    return OFFERS_STREAM_ENTRY.source_defined_primary_key[0][0];
   }
 
   override get cursorField(): string {
-    return 'launchDate';
+    return OFFERS_STREAM_ENTRY.default_cursor_field[0];
   }
 
   override get sourceDefinedCursor(): boolean {
@@ -47,14 +47,7 @@ export class OffersStream extends AirbyteStreamBase {
 
   /** The CDK's version adds Faros-only columns (__faros_data, __faros_heartbeat) to the schema. */
   override asAirbyteStream(): AirbyteStream {
-    return {
-      name: this.name,
-      json_schema: this.getJsonSchema(),
-      supported_sync_modes: [SyncMode.FULL_REFRESH, SyncMode.INCREMENTAL],
-      source_defined_cursor: true,
-      default_cursor_field: [this.cursorField],
-      source_defined_primary_key: [[this.primaryKey]],
-    };
+    return { ...OFFERS_STREAM_ENTRY, json_schema: this.getJsonSchema() };
   }
 
   /** The CDK's record-at-a-time interface; GoKartSource reads page batches through openRead. */

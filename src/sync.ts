@@ -9,10 +9,11 @@ import {
   DestinationSyncMode,
   SyncMode,
 } from 'faros-airbyte-cdk/lib/protocol';
-import { readJsonFile, validateConfig } from './config';
+import { readJsonFile, secretsOf, validateConfig } from './config';
 import { errorText } from './errors';
-import { LogLevel } from './output';
+import { LogLevel, scrubSecrets } from './output';
 import { GoKartSource } from './source';
+import { OFFERS_STREAM_ENTRY } from './state';
 import { CommitResult, DEFAULT_DB, SyncModeName, Warehouse } from './warehouse';
 
 export interface SyncOptions {
@@ -73,8 +74,8 @@ export async function runSync(opts: SyncOptions, progress?: Progress): Promise<S
   // The config is checked before the database is touched, so a typo creates no file.
   const rawConfig = readJsonFile(opts.config, 'config');
   validateConfig(rawConfig);
-  const token = (rawConfig as { api_token: string }).api_token;
-  const scrub = (text: string) => (token.length >= 4 ? text.split(token).join('**********') : text);
+  const secrets = secretsOf(rawConfig);
+  const scrub = (text: string) => scrubSecrets(text, secrets);
 
   const source = new GoKartSource();
   const catalog = configuredCatalog(mode);
@@ -114,19 +115,7 @@ export async function runSync(opts: SyncOptions, progress?: Progress): Promise<S
   }
 }
 
-/**
- * The connector's one stream, as `discover` describes it. Spelled out here
- * rather than discovered: discover loads the CDK's stream classes (and
- * faros-js-client), some 200 ms of start-up that a read does not need.
- */
-const STREAM: AirbyteStream = {
-  name: 'offers',
-  json_schema: {},
-  supported_sync_modes: [SyncMode.FULL_REFRESH, SyncMode.INCREMENTAL],
-  source_defined_cursor: true,
-  default_cursor_field: ['launchDate'],
-  source_defined_primary_key: [['id']],
-};
+const STREAM: AirbyteStream = { ...OFFERS_STREAM_ENTRY, json_schema: {} };
 
 /** Incremental + append_dedup, or full refresh + overwrite. */
 function configuredCatalog(mode: SyncModeName): AirbyteConfiguredCatalog {
