@@ -46,6 +46,7 @@ class FakeApi {
       const totalPages = Math.ceil(totalCount / this.pageSize);
       return {
         pageIndex: req.page,
+        pageSize: this.pageSize,
         totalCount,
         totalPages,
         hasNextPage: req.page + 1 < totalPages,
@@ -254,6 +255,7 @@ describe('OfferScanner cancellation', () => {
       }
       return {
         pageIndex: req.page,
+        pageSize: 10,
         totalCount: 100,
         totalPages: 10,
         hasNextPage: req.page < 9,
