@@ -45,6 +45,9 @@ class SortRejected extends Error {}
  * - if totalCount changes during a pass in a way that can shift unread offers
  *   onto pages already read, the list is read again (only unseen offers are
  *   yielded), so every offer that existed throughout the sync is yielded;
+ * - a pass ends only where totalCount says the list ends, and must prove that it
+ *   read every offer (see PassLedger): a page that comes back short is asked for
+ *   again, then the pass is read again, then the scan fails (no state is saved);
  * - with a threshold, pages are requested newest-launch-first and the scan
  *   stops at the first page that reaches below the threshold, but only while
  *   every page so far proved to be in that order; a server that ignores the
