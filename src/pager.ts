@@ -30,7 +30,7 @@ interface PassResult {
   incomplete?: string;
 }
 
-/** More requests for a page that came back short before the pass is declared incomplete. */
+/** More requests for a page that came back short (or overfull) before the pass is declared incomplete. */
 const SHORT_PAGE_RETRIES = 2;
 
 /** The server answered 400 to the sort parameters: read in its default order instead. */
@@ -212,7 +212,7 @@ export class OfferScanner {
     }
   }
 
-  /** Takes page `index`, asking for it again (bounded) while it holds fewer offers than it should. */
+  /** Takes page `index`, asking again (bounded) while it holds other than its totals promise. */
   private async takePage(window: PageWindow, index: number, sorted: boolean): Promise<OffersPage> {
     for (let tries = 0; ; tries++) {
       let page: OffersPage;
@@ -222,9 +222,9 @@ export class OfferScanner {
         if (sorted && err instanceof ApiError && err.status === 400) throw new SortRejected();
         throw err;
       }
-      const short = PassLedger.shortfall(page, index);
-      if (!short || tries >= SHORT_PAGE_RETRIES) return page;
-      this.hooks.log?.('warn', `GoKart's ${short}: asking for page ${index} again`);
+      const misfit = PassLedger.misfit(page, index);
+      if (!misfit || tries >= SHORT_PAGE_RETRIES) return page;
+      this.hooks.log?.('warn', `GoKart's ${misfit}: asking for page ${index} again`);
       window.request(index);
     }
   }
@@ -234,6 +234,7 @@ export class OfferScanner {
  * The completeness accounting of one pass (one of the scan's policies). A pass
  * proves that it read every offer only if:
  * - every page holds what its own totalCount and pageSize say: all but the last one full;
+ * - the list ends where totalCount says, and GoKart agrees (no next page);
  * - at the end of the list, the pages read cover totalCount;
  * - the distinct ids of the offers read (all of them, before any date filter)
  *   account for the offers read, less what totalCount grew by during the pass
@@ -248,7 +249,8 @@ export class PassLedger {
   private baseline = -1;
   private highest = 0;
   private latest = 0;
-  private shortPage?: string;
+  private misfitPage?: string;
+  private last?: OffersPage;
   /** Offers read in this pass, repeats included. */
   itemsRead = 0;
   /** How totalCount changed if that may have hidden offers; undefined otherwise. */
@@ -259,11 +261,11 @@ export class PassLedger {
     return Math.min(page.totalPages, Math.ceil(page.totalCount / page.pageSize));
   }
 
-  /** What page `index` lacks by its own totalCount and pageSize, or undefined. */
-  static shortfall(page: OffersPage, index: number): string | undefined {
+  /** How page `index` differs from what its own totalCount and pageSize say it holds, or undefined. */
+  static misfit(page: OffersPage, index: number): string | undefined {
     const { pageSize, totalCount } = page;
     const expected = Math.max(0, Math.min(pageSize, totalCount - index * pageSize));
-    if (page.items.length >= expected) return undefined;
+    if (page.items.length === expected) return undefined;
     return `page ${index} had ${page.items.length} of ${expected} offers (pageSize ${pageSize}, totalCount ${totalCount})`;
   }
 
@@ -278,18 +280,22 @@ export class PassLedger {
     this.latest = total;
     this.itemsRead += page.items.length;
     for (const offer of page.items) this.ids.add(offer.id);
-    this.shortPage ??= PassLedger.shortfall(page, index);
+    this.last = page;
+    this.misfitPage ??= PassLedger.misfit(page, index);
   }
 
   /** What does not add up after page `index`, or undefined; `atEnd`: it is the list's last page. */
   verdict(atEnd: boolean, index: number): string | undefined {
-    if (this.shortPage) return this.shortPage;
+    if (this.misfitPage) return this.misfitPage;
     const needed = Math.min(this.baseline, this.itemsRead - (this.highest - this.baseline));
     if (this.ids.size < needed) {
       return `distinct ids ${this.ids.size} of ${needed} expected: pages 0–${index} repeat offers (${this.itemsRead} read, totalCount ${this.latest})`;
     }
     if (atEnd && this.itemsRead < this.latest) {
       return `pages 0–${index} cover ${this.itemsRead} of totalCount ${this.latest}`;
+    }
+    if (atEnd && this.last?.hasNextPage) {
+      return `totalCount ${this.latest} ends at page ${index}, but GoKart says more pages follow (totalPages ${this.last.totalPages})`;
     }
     return undefined;
   }

@@ -235,7 +235,7 @@ describe('OfferScanner proves a scan complete', () => {
     });
   });
 
-  it('reads no more pages than totalCount allows, whatever totalPages claims', async () => {
+  it('reads no more pages than totalCount allows, and fails if totalPages claims more', async () => {
     const api = new FakeApi(100, 10);
     // Past page 9, this server answers earlier pages again and claims 10 million pages.
     const looping = async (req: PageRequest, signal: AbortSignal) => ({
@@ -244,13 +244,24 @@ describe('OfferScanner proves a scan complete', () => {
       totalPages: 10_000_000,
       hasNextPage: true,
     });
-    const { ids: got } = await scanAll(
-      api,
-      { concurrency: 4 },
-      new OfferScanner(looping, { concurrency: 4 }),
-    );
-    expect(got).toEqual(ids(0, 100).reverse());
-    expect(api.requests).toHaveLength(10);
+    await expect(
+      scanAll(api, { concurrency: 4 }, new OfferScanner(looping, { concurrency: 4 })),
+    ).rejects.toMatchObject({
+      failureType: 'transient_error',
+      message: expect.stringContaining(
+        'totalCount 100 ends at page 9, but GoKart says more pages follow (totalPages 10000000)',
+      ),
+    });
+    expect(api.requests).toHaveLength(4 * 10);
+  });
+
+  it('fails when a page holds more offers than its totalCount allows', async () => {
+    const api = new FakeApi(100, 10);
+    api.tamper = (page) => ({ ...page, totalCount: 5 }); // totalPages and hasNextPage say 10 pages
+    await expect(scanAll(api, { concurrency: 1 })).rejects.toMatchObject({
+      failureType: 'transient_error',
+      message: expect.stringContaining('page 0 had 10 of 5 offers (pageSize 10, totalCount 5)'),
+    });
   });
 
   it('stops a server that alternates pages 0 and 1 under a huge totalPages', async () => {
