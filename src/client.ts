@@ -17,6 +17,8 @@ export interface Offer {
 
 export interface OffersPage {
   pageIndex: number;
+  /** The page size the server reports; the requested size when it reports none. */
+  pageSize: number;
   totalCount: number;
   totalPages: number;
   hasNextPage: boolean;
@@ -39,6 +41,9 @@ export interface RetryNotice {
   /** When the server said (Retry-After) that it will take requests again, epoch ms. */
   quotaReset?: number;
 }
+
+/** A page as the envelope carries it: pageSize is optional there. */
+type ServedPage = Omit<OffersPage, 'pageSize'> & { pageSize?: number };
 
 /** Thrown by the response interceptor for a 200 whose body is not a usable envelope. */
 const BAD_BODY = 'EGOKARTBODY';
@@ -104,8 +109,10 @@ export class GoKartClient {
     if (this.config.search) params.set('filter.search', this.config.search);
     if (this.config.offerType) params.set('filter.offer_type', this.config.offerType);
     try {
-      const response = await this.http.get<OffersPage>(`${OFFERS_PATH}?${params}`, { signal });
-      return response.data;
+      const response = await this.http.get<ServedPage>(`${OFFERS_PATH}?${params}`, { signal });
+      const page = response.data;
+      // A server that omits pageSize (or sends 0) is taken to use the size asked for.
+      return { ...page, pageSize: page.pageSize || this.config.pageSize };
     } catch (err) {
       throw toApiError(err, request.page, this.config);
     }
@@ -138,7 +145,7 @@ function parseEnvelope(response: AxiosResponse): AxiosResponse {
         : `${where}${e?.message ?? 'is not the expected envelope'}`;
     throw badBody(response, reason);
   }
-  response.data = (body as { data: OffersPage }).data;
+  response.data = (body as { data: ServedPage }).data;
   return response;
 }
 

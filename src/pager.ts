@@ -25,9 +25,13 @@ function launchTime(offer: Offer): number {
 
 interface PassResult {
   /** totalCount changed during the pass in a way that may have hidden offers. */
-  unstable: boolean;
-  detail?: string;
+  unstable?: string;
+  /** What did not add up: the pass did not prove that it read every offer. */
+  incomplete?: string;
 }
+
+/** More requests for a page that came back short (or overfull) before the pass is declared incomplete. */
+const SHORT_PAGE_RETRIES = 2;
 
 /** The server answered 400 to the sort parameters: read in its default order instead. */
 class SortRejected extends Error {}
@@ -41,6 +45,9 @@ class SortRejected extends Error {}
  * - if totalCount changes during a pass in a way that can shift unread offers
  *   onto pages already read, the list is read again (only unseen offers are
  *   yielded), so every offer that existed throughout the sync is yielded;
+ * - a pass ends only where totalCount says the list ends, and must prove that it
+ *   read every offer (see PassLedger): a page that comes back short is asked for
+ *   again, then the pass is read again, then the scan fails (no state is saved);
  * - with a threshold, pages are requested newest-launch-first and the scan
  *   stops at the first page that reaches below the threshold, but only while
  *   every page so far proved to be in that order; a server that ignores the
@@ -96,16 +103,21 @@ export class OfferScanner {
         );
         continue;
       }
-      if (!result.unstable) return;
+      const { unstable, incomplete } = result;
+      if (!unstable && !incomplete) return;
       if (rescans++ >= maxRescans) {
         throw new ConnectorError(
-          `The offer inventory kept changing during ${rescans} full reads (${result.detail}); stopped rather than risk missing offers. The next sync will try again.`,
+          unstable
+            ? `The offer inventory kept changing during ${rescans} full reads (${unstable}); stopped rather than risk missing offers. The next sync will try again.`
+            : `GoKart's offers list did not add up in ${rescans} full reads (${incomplete}); stopped rather than risk missing offers. The next sync will try again.`,
           'transient_error',
         );
       }
       this.hooks.log?.(
-        'info',
-        `The inventory changed during the scan (${result.detail}): reading it again to catch offers that moved between pages`,
+        unstable ? 'info' : 'warn',
+        unstable
+          ? `The inventory changed during the scan (${unstable}): reading it again to catch offers that moved between pages`
+          : `The offers list did not add up (${incomplete}): reading it again`,
       );
     }
   }
@@ -131,43 +143,24 @@ export class OfferScanner {
     const { threshold } = this.plan;
     let sorted = threshold !== undefined && this.sortSupported;
     const window = new PageWindow(this.fetchPage, sorted, () => this.stats.requests++);
+    const ledger = new PassLedger();
     try {
-      let baseline: number | undefined;
-      let unstable = false;
-      let detail = '';
       let previousLaunch = Infinity;
       let previousPage: OffersPage | undefined;
       // Sorted scans start with one page in flight and then request only as many
       // pages as the launch dates seen so far say are still wanted.
       let width = sorted ? 1 : this.limit;
       let firstLaunch = NaN;
-      let itemsRead = 0;
       let lastPage = 0; // highest page index known to exist
       for (let index = 0; ; index++) {
         window.fill(index, Math.min(lastPage, index + width - 1));
-        let page: OffersPage;
-        try {
-          page = await window.take(index);
-        } catch (err) {
-          if (sorted && err instanceof ApiError && err.status === 400) throw new SortRejected();
-          throw err;
-        }
+        const page = await this.takePage(window, index, sorted);
         checkPaging(page, index, previousPage);
         previousPage = page;
-        if (baseline === undefined) {
-          baseline = page.totalCount;
-          if (first) this.hooks.estimate?.(page.totalCount);
-        } else if (page.totalCount !== baseline && !unstable) {
-          // A drop can move unread offers onto pages already read. With pages in
-          // flight at once, growth can too (a later page may be read first).
-          if (page.totalCount < baseline || window.concurrent) {
-            unstable = true;
-            detail = `totalCount ${baseline} → ${page.totalCount} at page ${index}`;
-          }
-        }
-        lastPage = Math.max(lastPage, page.totalPages - 1);
+        if (first && index === 0) this.hooks.estimate?.(page.totalCount);
+        ledger.observe(page, index, window.concurrent);
+        lastPage = Math.max(lastPage, PassLedger.pagesFor(page) - 1);
 
-        itemsRead += page.items.length;
         if (index === 0 && page.items.length) firstLaunch = launchTime(page.items[0]);
         let wanted = 0;
         const batch: Offer[] = [];
@@ -194,19 +187,22 @@ export class OfferScanner {
         }
         if (batch.length) yield batch;
 
-        const end = page.items.length === 0 || !page.hasNextPage || index + 1 >= page.totalPages;
+        // The end is where totalCount says, even if totalPages claims more.
+        const end = !page.hasNextPage || index + 1 >= PassLedger.pagesFor(page);
+        const result = { unstable: ledger.unstable, incomplete: ledger.verdict(end, index) };
+        if (result.incomplete) return result;
         if (sorted && wanted < page.items.length) {
           // Sorted and this page reaches below the threshold: nothing older is wanted.
           this.stats.earlyStop = !end;
-          return { unstable, detail };
+          return result;
         }
-        if (end) return { unstable, detail };
+        if (end) return result;
         width = sorted
           ? this.pagesStillWanted(
               threshold!,
               firstLaunch,
               previousLaunch,
-              itemsRead,
+              ledger.itemsRead,
               page.items.length,
             )
           : this.limit;
@@ -214,6 +210,94 @@ export class OfferScanner {
     } finally {
       window.cancelAll();
     }
+  }
+
+  /** Takes page `index`, asking again (bounded) while it holds other than its totals promise. */
+  private async takePage(window: PageWindow, index: number, sorted: boolean): Promise<OffersPage> {
+    for (let tries = 0; ; tries++) {
+      let page: OffersPage;
+      try {
+        page = await window.take(index);
+      } catch (err) {
+        if (sorted && err instanceof ApiError && err.status === 400) throw new SortRejected();
+        throw err;
+      }
+      const misfit = PassLedger.misfit(page, index);
+      if (!misfit || tries >= SHORT_PAGE_RETRIES) return page;
+      this.hooks.log?.('warn', `GoKart's ${misfit}: asking for page ${index} again`);
+      window.request(index);
+    }
+  }
+}
+
+/**
+ * The completeness accounting of one pass (one of the scan's policies). A pass
+ * proves that it read every offer only if:
+ * - every page holds what its own totalCount and pageSize say: all but the last one full;
+ * - the list ends where totalCount says, and GoKart agrees (no next page);
+ * - at the end of the list, the pages read cover totalCount;
+ * - the distinct ids of the offers read (all of them, before any date filter)
+ *   account for the offers read, less what totalCount grew by during the pass
+ *   (growth shifts offers onto later pages: it may repeat offers, never skip them).
+ * A sorted scan that stops early proves the first and the last for the pages it read.
+ * The ledger also notes when totalCount changes may have shifted unread offers
+ * onto pages already read (a drop, or any change while pages were read in
+ * parallel): then the pass must be read again. It holds one pass's ids only.
+ */
+export class PassLedger {
+  private readonly ids = new Set<string>();
+  private baseline = -1;
+  private highest = 0;
+  private latest = 0;
+  private misfitPage?: string;
+  private last?: OffersPage;
+  /** Offers read in this pass, repeats included. */
+  itemsRead = 0;
+  /** How totalCount changed if that may have hidden offers; undefined otherwise. */
+  unstable?: string;
+
+  /** The pages a page's totalCount and pageSize allow, never more than its totalPages. */
+  static pagesFor(page: OffersPage): number {
+    return Math.min(page.totalPages, Math.ceil(page.totalCount / page.pageSize));
+  }
+
+  /** How page `index` differs from what its own totalCount and pageSize say it holds, or undefined. */
+  static misfit(page: OffersPage, index: number): string | undefined {
+    const { pageSize, totalCount } = page;
+    const expected = Math.max(0, Math.min(pageSize, totalCount - index * pageSize));
+    if (page.items.length === expected) return undefined;
+    return `page ${index} had ${page.items.length} of ${expected} offers (pageSize ${pageSize}, totalCount ${totalCount})`;
+  }
+
+  observe(page: OffersPage, index: number, concurrent: boolean): void {
+    const total = page.totalCount;
+    if (this.baseline < 0) {
+      this.baseline = total;
+    } else if (total !== this.baseline && !this.unstable && (total < this.baseline || concurrent)) {
+      this.unstable = `totalCount ${this.baseline} → ${total} at page ${index}`;
+    }
+    this.highest = Math.max(this.highest, total);
+    this.latest = total;
+    this.itemsRead += page.items.length;
+    for (const offer of page.items) this.ids.add(offer.id);
+    this.last = page;
+    this.misfitPage ??= PassLedger.misfit(page, index);
+  }
+
+  /** What does not add up after page `index`, or undefined; `atEnd`: it is the list's last page. */
+  verdict(atEnd: boolean, index: number): string | undefined {
+    if (this.misfitPage) return this.misfitPage;
+    const needed = Math.min(this.baseline, this.itemsRead - (this.highest - this.baseline));
+    if (this.ids.size < needed) {
+      return `distinct ids ${this.ids.size} of ${needed} expected: pages 0–${index} repeat offers (${this.itemsRead} read, totalCount ${this.latest})`;
+    }
+    if (atEnd && this.itemsRead < this.latest) {
+      return `pages 0–${index} cover ${this.itemsRead} of totalCount ${this.latest}`;
+    }
+    if (atEnd && this.last?.hasNextPage) {
+      return `totalCount ${this.latest} ends at page ${index}, but GoKart says more pages follow (totalPages ${this.last.totalPages})`;
+    }
+    return undefined;
   }
 }
 
@@ -262,14 +346,16 @@ class PageWindow {
   /** Makes sure pages from..to are requested (never beyond `to`). */
   fill(from: number, to: number): void {
     this.next = Math.max(this.next, from);
-    while (this.next <= to) {
-      const page = this.next++;
-      const promise = this.fetchPage({ page, newestLaunchFirst: this.sorted }, this.abort.signal);
-      promise.catch(() => {}); // errors surface in take(); cancelled pages are never taken
-      this.inFlight.set(page, promise);
-      this.counted();
-    }
+    while (this.next <= to) this.request(this.next++);
     if (this.inFlight.size > 1) this.concurrent = true;
+  }
+
+  /** Requests a page, or requests it again. */
+  request(page: number): void {
+    const promise = this.fetchPage({ page, newestLaunchFirst: this.sorted }, this.abort.signal);
+    promise.catch(() => {}); // errors surface in take(); cancelled pages are never taken
+    this.inFlight.set(page, promise);
+    this.counted();
   }
 
   async take(page: number): Promise<OffersPage> {

@@ -24,7 +24,17 @@ export interface Offer {
 export type SortMode = 'honour' | 'ignore' | 'reject';
 
 export interface Fault {
-  kind: 'status' | 'reset' | 'slow' | 'truncated' | 'unsuccessful' | 'not-json';
+  kind:
+    | 'status'
+    | 'reset'
+    | 'slow'
+    | 'truncated'
+    | 'unsuccessful'
+    | 'not-json'
+    // Hostile paging: 'short-page' serves only `keep` of the page's offers, the totals unchanged;
+    // 'repeat-pages' answers page n with page n % 2's offers, echoing n, under REPEAT_TOTAL_PAGES.
+    | 'short-page'
+    | 'repeat-pages';
   /** For 'status' (e.g. 429, 500, 503, 401, 404). */
   status?: number;
   /** Retry-After header value for 'status' (seconds "1" or an HTTP date). */
@@ -37,6 +47,8 @@ export interface Fault {
   times?: number;
   /** Envelope messages for 'status' / 'unsuccessful'. */
   messages?: string[];
+  /** For 'short-page': how many of the page's offers are served (default 0, an empty page). */
+  keep?: number;
 }
 
 export interface SimulatorOptions {
@@ -288,7 +300,11 @@ const FAULT_KINDS: readonly Fault['kind'][] = [
   'truncated',
   'unsuccessful',
   'not-json',
+  'short-page',
+  'repeat-pages',
 ];
+/** The totalPages a 'repeat-pages' fault claims. */
+export const REPEAT_TOTAL_PAGES = 10_000_000;
 
 interface Stored {
   offer: Offer;
@@ -458,6 +474,7 @@ function validateFault(input: unknown): Fault {
   optionalInt('delayMs', 0, 3_600_000);
   optionalInt('page', 0, MAX_PAGE);
   optionalInt('times', 1, Number.MAX_SAFE_INTEGER);
+  optionalInt('keep', 0, MAX_PAGE_SIZE);
   if (f.kind === 'status' && f.status === undefined) throw new BadRequest('fault.status missing');
   if (f.kind === 'slow' && f.delayMs === undefined) throw new BadRequest('fault.delayMs missing');
   if (f.retryAfter !== undefined && typeof f.retryAfter !== 'string') {
@@ -839,19 +856,25 @@ export class GoKartSimulator {
             contentType: 'text/html; charset=utf-8',
             mode: 'normal',
           };
+        case 'short-page':
+        case 'repeat-pages':
+          return this.answerQuery(params, f);
       }
     }
     return this.answerQuery(params);
   }
 
-  private answerQuery(params: URLSearchParams): Reply {
+  /** A list page; `paging` is a 'short-page' or 'repeat-pages' fault that bends it. */
+  private answerQuery(params: URLSearchParams, paging?: Fault): Reply {
     const q = this.parseQuery(params);
     if (typeof q === 'string') return errorReply(400, [q]);
     const view = this.view(q);
-    const totalCount = view.length;
-    const totalPages = Math.ceil(totalCount / q.pageSize);
-    const start = q.page * q.pageSize;
-    const items = view.slice(start, start + q.pageSize).map(serialize);
+    const repeat = paging?.kind === 'repeat-pages';
+    const totalPages = repeat ? REPEAT_TOTAL_PAGES : Math.ceil(view.length / q.pageSize);
+    const totalCount = repeat ? REPEAT_TOTAL_PAGES * q.pageSize : view.length;
+    const start = (repeat ? q.page % 2 : q.page) * q.pageSize;
+    const served = paging?.kind === 'short-page' ? (paging.keep ?? 0) : q.pageSize;
+    const items = view.slice(start, start + Math.min(served, q.pageSize)).map(serialize);
     // Assembled by hand so only this page's (cached) item JSON is touched.
     const body =
       `{"data":{"pageIndex":${q.page},"pageSize":${q.pageSize},"totalCount":${totalCount},` +

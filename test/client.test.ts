@@ -1,4 +1,6 @@
 import { AxiosError } from 'axios';
+import http from 'http';
+import type { AddressInfo } from 'net';
 import { GoKartClient, RetryNotice, toApiError } from '../src/client';
 import { GoKartConfig, resolveConfig, validateConfig } from '../src/config';
 import { GoKartSimulator } from '../src/simulator';
@@ -84,6 +86,23 @@ describe('GoKartClient', () => {
       expect(d).toBeGreaterThanOrEqual(100 * 2 ** i);
       expect(d).toBeLessThanOrEqual(120 * 2 ** i + 1);
     });
+  });
+
+  it('takes the page size asked for when the server reports none', async () => {
+    const data = { pageIndex: 0, totalCount: 1, totalPages: 1, hasNextPage: false };
+    const server = http.createServer((_req, res) => {
+      res.setHeader('Content-Type', 'application/json');
+      res.end(JSON.stringify({ isSuccessful: true, data: { ...data, items: [{ id: 'a' }] } }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const cfg = config({ page_size: 40, api_url: `http://127.0.0.1:${port}` });
+      const page = await withClient(cfg, (c) => c.fetchPage({ page: 0 }));
+      expect(page).toMatchObject({ ...data, pageSize: 40 });
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it('says why a 200 was retried', async () => {

@@ -19,6 +19,10 @@ class FakeApi {
   sort: 'honour' | 'ignore' | 'reject' = 'honour';
   latency = (_page: number) => 0;
   beforeServe?: (req: PageRequest, served: number) => void;
+  /** Changes a page before it is served: a hostile or broken server. */
+  tamper?: (page: OffersPage, req: PageRequest) => OffersPage;
+  /** Gives up after this many requests, so a scan that would loop for ever fails fast. */
+  maxRequests = 10_000;
 
   constructor(
     count: number,
@@ -30,6 +34,8 @@ class FakeApi {
 
   fetch = async (req: PageRequest, signal: AbortSignal): Promise<OffersPage> => {
     this.requests.push(req);
+    if (this.requests.length > this.maxRequests)
+      throw new Error('the fake API gave up: too many requests');
     this.inFlight++;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     try {
@@ -44,13 +50,15 @@ class FakeApi {
       }
       const totalCount = list.length;
       const totalPages = Math.ceil(totalCount / this.pageSize);
-      return {
+      const page = {
         pageIndex: req.page,
+        pageSize: this.pageSize,
         totalCount,
         totalPages,
         hasNextPage: req.page + 1 < totalPages,
         items: list.slice(req.page * this.pageSize, (req.page + 1) * this.pageSize),
       };
+      return this.tamper ? this.tamper(page, req) : page;
     } finally {
       this.inFlight--;
     }
@@ -173,6 +181,119 @@ describe('OfferScanner full scans', () => {
   });
 });
 
+describe('OfferScanner proves a scan complete', () => {
+  const pageRequests = (api: FakeApi, page: number) =>
+    api.requests.filter((r) => r.page === page).length;
+
+  it('asks again for a page that came back empty once, and reads every offer', async () => {
+    const api = new FakeApi(100, 10);
+    let emptied = false;
+    api.tamper = (page) => {
+      if (page.pageIndex !== 3 || emptied) return page;
+      emptied = true;
+      return { ...page, items: [] };
+    };
+    const { ids: got, scanner } = await scanAll(api, { concurrency: 4 });
+    expect(got).toEqual(ids(0, 100).reverse());
+    expect(pageRequests(api, 3)).toBe(2);
+    expect(scanner.stats.passes).toBe(1);
+  });
+
+  it('re-reads the pass when a page stays short through its retries', async () => {
+    const api = new FakeApi(100, 10);
+    let served = 0;
+    api.tamper = (page) =>
+      page.pageIndex === 3 && ++served <= 3 ? { ...page, items: page.items.slice(0, 4) } : page;
+    const { ids: got, scanner } = await scanAll(api, { concurrency: 1 });
+    expect(got.sort()).toEqual(ids(0, 100).sort());
+    expect(pageRequests(api, 3)).toBe(4); // 1 + 2 retries in pass 1, then pass 2
+    expect(scanner.stats.passes).toBe(2);
+  });
+
+  it.each([
+    ['short', 3],
+    ['empty', 0],
+  ])('fails, saying what did not add up, when a middle page stays %s', async (_name, keep) => {
+    const api = new FakeApi(100, 10);
+    api.tamper = (page) =>
+      page.pageIndex === 2 ? { ...page, items: page.items.slice(0, keep) } : page;
+    await expect(scanAll(api, { concurrency: 4 })).rejects.toMatchObject({
+      failureType: 'transient_error',
+      message: expect.stringContaining(
+        `did not add up in 4 full reads (page 2 had ${keep} of 10 offers (pageSize 10, totalCount 100))`,
+      ),
+    });
+    expect(pageRequests(api, 2)).toBe(4 * 3); // 4 passes, each asking 3 times
+  });
+
+  it('fails when the pages end before covering totalCount', async () => {
+    const api = new FakeApi(100, 10);
+    api.tamper = (page) => (page.pageIndex === 4 ? { ...page, hasNextPage: false } : page);
+    await expect(scanAll(api, { concurrency: 2 })).rejects.toMatchObject({
+      failureType: 'transient_error',
+      message: expect.stringContaining('pages 0–4 cover 50 of totalCount 100'),
+    });
+  });
+
+  it('reads no more pages than totalCount allows, and fails if totalPages claims more', async () => {
+    const api = new FakeApi(100, 10);
+    // Past page 9, this server answers earlier pages again and claims 10 million pages.
+    const looping = async (req: PageRequest, signal: AbortSignal) => ({
+      ...(await api.fetch({ ...req, page: req.page % 10 }, signal)),
+      pageIndex: req.page,
+      totalPages: 10_000_000,
+      hasNextPage: true,
+    });
+    await expect(
+      scanAll(api, { concurrency: 4 }, new OfferScanner(looping, { concurrency: 4 })),
+    ).rejects.toMatchObject({
+      failureType: 'transient_error',
+      message: expect.stringContaining(
+        'totalCount 100 ends at page 9, but GoKart says more pages follow (totalPages 10000000)',
+      ),
+    });
+    expect(api.requests).toHaveLength(4 * 10);
+  });
+
+  it('fails when a page holds more offers than its totalCount allows', async () => {
+    const api = new FakeApi(100, 10);
+    api.tamper = (page) => ({ ...page, totalCount: 5 }); // totalPages and hasNextPage say 10 pages
+    await expect(scanAll(api, { concurrency: 1 })).rejects.toMatchObject({
+      failureType: 'transient_error',
+      message: expect.stringContaining('page 0 had 10 of 5 offers (pageSize 10, totalCount 5)'),
+    });
+  });
+
+  it('stops a server that alternates pages 0 and 1 under a huge totalPages', async () => {
+    const api = new FakeApi(100, 10);
+    const alternating = async (req: PageRequest, signal: AbortSignal) => ({
+      ...(await api.fetch({ ...req, page: req.page % 2 }, signal)),
+      pageIndex: req.page,
+      totalCount: 100_000_000,
+      totalPages: 10_000_000,
+      hasNextPage: true,
+    });
+    await expect(
+      scanAll(api, { concurrency: 4 }, new OfferScanner(alternating, { concurrency: 4 })),
+    ).rejects.toMatchObject({
+      failureType: 'transient_error',
+      message: expect.stringContaining('distinct ids 20 of 30 expected: pages 0–2 repeat offers'),
+    });
+    expect(api.requests.length).toBeLessThanOrEqual(4 * 6); // 4 passes of at most 6 pages
+  });
+
+  it('a sorted scan that stops early proves the pages it read', async () => {
+    const api = new FakeApi(250, 10);
+    api.tamper = (page) => (page.pageIndex === 1 ? { ...page, items: [] } : page);
+    await expect(scanAll(api, { concurrency: 4, threshold: T0 + 190 * DAY })).rejects.toMatchObject(
+      {
+        failureType: 'transient_error',
+        message: expect.stringContaining('page 1 had 0 of 10 offers'),
+      },
+    );
+  });
+});
+
 describe('OfferScanner with a launch-date threshold', () => {
   const threshold = T0 + 190 * DAY; // offers o190..o249 are wanted
 
@@ -254,6 +375,7 @@ describe('OfferScanner cancellation', () => {
       }
       return {
         pageIndex: req.page,
+        pageSize: 10,
         totalCount: 100,
         totalPages: 10,
         hasNextPage: req.page < 9,

@@ -56,7 +56,14 @@ describe('openRead', () => {
         id: `o${i}`,
         launchDate: new Date(t).toISOString(),
       }));
-      return { pageIndex: 0, totalCount: items.length, totalPages: 1, hasNextPage: false, items };
+      return {
+        pageIndex: 0,
+        pageSize: 100,
+        totalCount: items.length,
+        totalPages: 1,
+        hasNextPage: false,
+        items,
+      };
     };
     return { fetch, requests };
   }
