@@ -53,9 +53,14 @@ function describe(error: ErrorObject, config: Record<string, unknown>): string {
     case 'required':
       return `${field} is required`;
     case 'pattern':
-      return field === 'tenant'
-        ? `tenant must be one DNS label (letters, digits, hyphens), as in https://api.{tenant}.getgokart.ai${got}`
-        : `${field} has an invalid format${got}`;
+      if (field === 'tenant') {
+        return `tenant must be one DNS label (letters, digits, hyphens), as in https://api.{tenant}.getgokart.ai${got}`;
+      }
+      // start_date's pattern (for the Airbyte UI) restates its format: the same message, listed once.
+      if (field === 'start_date') {
+        return `${field} must be a date-time such as 2024-01-01T00:00:00Z${got}`;
+      }
+      return `${field} has an invalid format${got}`;
     case 'format':
       return `${field} must be a ${error.params.format} such as 2024-01-01T00:00:00Z${got}`;
     default:

@@ -16,6 +16,7 @@ export const OFFERS_STREAM_ENTRY = {
   source_defined_cursor: true,
   default_cursor_field: ['launchDate'],
   source_defined_primary_key: [['id']],
+  is_resumable: true,
 };
 
 /** The stream's saved state: the newest launch date emitted, as an ISO date-time. */

@@ -89,6 +89,13 @@ describe('spec and discover', () => {
       ].sort(),
     );
     expect(JSON.stringify(spec)).not.toMatch(/faros/i);
+    // The acceptance tests warn about a date-time field without a pattern.
+    expect(props.start_date).toMatchObject({ format: 'date-time', pattern: expect.any(String) });
+    const pattern = new RegExp(props.start_date.pattern);
+    for (const ok of [...props.start_date.examples, '2024-01-01T00:00:00.123+02:00']) {
+      expect(pattern.test(ok)).toBe(true);
+    }
+    expect(pattern.test('2024-01-01')).toBe(false);
   });
 
   it('discovers the offers stream without Faros columns, even on the Airbyte platform', async () => {
@@ -101,6 +108,7 @@ describe('spec and discover', () => {
       source_defined_cursor: true,
       default_cursor_field: ['launchDate'],
       source_defined_primary_key: [['id']],
+      is_resumable: true,
     });
     expect(Object.keys(stream.json_schema.properties)).not.toContain('__faros_data');
     expect(JSON.stringify(stream)).not.toMatch(/faros/i);

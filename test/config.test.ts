@@ -65,6 +65,11 @@ describe('validateConfig', () => {
     expect(problem(config)).toContain(expected);
   });
 
+  it('names a bad start_date once, though both its format and its pattern fail', () => {
+    const message = problem({ ...base, start_date: 'yesterday' });
+    expect(message.match(/start_date/g)).toHaveLength(1);
+  });
+
   it('reports every violation at once', () => {
     const message = problem({ api_token: 'x', tenant: 'a.b', page_size: 500, start_date: 'nope' });
     expect(message).toContain('tenant');
