@@ -4,6 +4,7 @@ import http from 'http';
 import https from 'https';
 import { GoKartConfig } from './config';
 import { ApiError, FailureType } from './errors';
+import { cleanServerText } from './text';
 import { validators } from './validators';
 
 export const OFFERS_PATH = '/api/v1/sdk-offer-management/partner';
@@ -164,11 +165,11 @@ function isRetryable(error: AxiosError): boolean {
   return status === 429 || status >= 500;
 }
 
-/** The API's own error text, when the body is an envelope with messages. */
+/** The API's own error text, when the body is an envelope with messages; cleaned and capped. */
 function apiMessages(body: unknown): string {
   const messages = (body as { messages?: unknown } | null)?.messages;
   if (!Array.isArray(messages) || messages.length === 0) return '';
-  return ` (API said: ${messages.map(String).join('; ')})`;
+  return ` (API said: ${cleanServerText(messages.map(String).join('; '))})`;
 }
 
 function describeFailure(error: AxiosError): string {

@@ -87,6 +87,38 @@ function checkApiUrl(apiUrl: string): string {
   return url.toString().replace(/\/+$/, '');
 }
 
+const TOKEN_CHAR_NAMES: Record<string, string> = {
+  '\n': 'a line break',
+  '\r': 'a carriage return',
+  '\t': 'a tab',
+  '\0': 'a NUL character',
+};
+
+/**
+ * Why a token cannot be sent as it is written, if it cannot. An HTTP header
+ * carries printable ASCII; axios silently drops line breaks, NULs and other
+ * characters and trims the end, so such a token would reach GoKart changed.
+ * Never quotes the token.
+ */
+function tokenProblem(token: string): string | undefined {
+  const at = token.search(/[^\x20-\x7e]/);
+  if (at >= 0) {
+    const char = token[at];
+    const code = `U+${char.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`;
+    const what =
+      TOKEN_CHAR_NAMES[char] ??
+      (char < ' ' || char === '\x7f' ? `the control character ${code}` : 'a non-ASCII character');
+    return (
+      `api_token contains ${what} at character ${at + 1} of ${token.length}; an HTTP header ` +
+      'cannot carry it, so the token would be sent changed: paste the token again without it'
+    );
+  }
+  if (token !== token.trim()) {
+    return 'api_token starts or ends with a space, which HTTP drops: paste the token again without it';
+  }
+  return undefined;
+}
+
 /**
  * Validates a config object against the spec and our own rules. Throws a
  * ConfigError listing every problem, each naming its field; never echoes the token.
@@ -104,6 +136,10 @@ export function validateConfig(input: unknown): RawConfig {
   const problems: string[] = [];
   if (!validator(config)) {
     for (const e of validator.errors ?? []) problems.push(describe(e, config));
+  }
+  if (typeof config.api_token === 'string') {
+    const problem = tokenProblem(config.api_token);
+    if (problem) problems.push(problem);
   }
   if (config.tenant === undefined && config.api_url === undefined) {
     problems.push('one of tenant or api_url is required');

@@ -1,5 +1,6 @@
 import { AirbyteConnectionStatusMessage } from 'faros-airbyte-cdk/lib/protocol';
 import { Command } from 'commander';
+import { constants } from 'os';
 import { readJsonFile, secretsOf } from './config';
 import { ConnectorError, errorText } from './errors';
 import { JsonLinesSink, traceError } from './output';
@@ -14,7 +15,15 @@ export function main(argv: string[] = process.argv): void {
     process.stderr.write(`stopped: stdout was closed by its reader (${err.code ?? err.message})\n`);
     process.exit(1);
   });
-  const out = new JsonLinesSink(process.stdout, secretsFrom(argv));
+  const out = new JsonLinesSink(process.stdout);
+  // Each input file is read once (it may be a pipe: --config /dev/stdin, <(…)); the
+  // config's token is scrubbed from everything printed after it was read.
+  const readConfig = (file: string): unknown => {
+    const config = readJsonFile(file, 'config');
+    out.scrubber.add(secretsOf(config));
+    return config;
+  };
+  let stop: AbortSignal | undefined;
   const source = new GoKartSource();
   const program = new Command('main')
     .description('GoKart offers source for Airbyte')
@@ -36,7 +45,7 @@ export function main(argv: string[] = process.argv): void {
         }),
       );
     }
-    process.exitCode = ok ? 0 : 1;
+    process.exitCode = ok ? 0 : stop?.aborted ? signalExitCode(stop.reason) : 1;
   };
 
   program
@@ -54,7 +63,7 @@ export function main(argv: string[] = process.argv): void {
     .description('validate the config and make one request to GoKart')
     .action((opts) =>
       run(async () => {
-        const result = await source.check(readJsonFile(opts.config, 'config'));
+        const result = await source.check(readConfig(opts.config));
         await out.message(new AirbyteConnectionStatusMessage(result));
         return true; // a FAILED check is a valid answer, not a crash
       })(),
@@ -67,7 +76,7 @@ export function main(argv: string[] = process.argv): void {
       run(async () => {
         await out.message({
           type: 'CATALOG',
-          catalog: await source.discover(readJsonFile(opts.config, 'config')),
+          catalog: await source.discover(readConfig(opts.config)),
         });
         return true;
       })(),
@@ -79,14 +88,13 @@ export function main(argv: string[] = process.argv): void {
     .option('--state <path>', 'state JSON file from the previous sync')
     .description('read records, emitting RECORD, STATE and TRACE messages')
     .action((opts) =>
-      run(() =>
-        source.read(
-          readJsonFile(opts.config, 'config'),
-          readJsonFile(opts.catalog, 'catalog'),
-          opts.state ? readJsonFile(opts.state, 'state') : undefined,
-          out,
-        ),
-      )(),
+      run(() => {
+        const config = readConfig(opts.config);
+        const catalog = readJsonFile(opts.catalog, 'catalog');
+        const state = opts.state ? readJsonFile(opts.state, 'state') : undefined;
+        stop = stopOnSignal();
+        return source.read(config, catalog, state, out, stop);
+      })(),
     );
 
   program
@@ -110,23 +118,35 @@ export function main(argv: string[] = process.argv): void {
         process.exitCode = 1;
         return;
       }
-      process.exitCode = await sync.syncCommand(opts);
+      const stopSync = stopOnSignal();
+      const code = await sync.syncCommand(opts, stopSync);
+      process.exitCode = code && stopSync.aborted ? signalExitCode(stopSync.reason) : code;
     });
 
   program.parseAsync(argv).catch((err) => {
-    process.stderr.write(`${errorText(err)}\n`);
+    process.stderr.write(`${out.scrubber.text(errorText(err))}\n`);
     process.exitCode = 2;
   });
 }
 
-/** The token from --config, known before anything can print it. */
-function secretsFrom(argv: string[]): string[] {
-  const i = argv.findIndex((a) => a === '--config' || a.startsWith('--config='));
-  const file = argv[i]?.startsWith('--config=') ? argv[i].slice('--config='.length) : argv[i + 1];
-  if (i < 0 || !file) return [];
-  try {
-    return secretsOf(readJsonFile(file, 'config'));
-  } catch {
-    return [];
-  }
+/**
+ * From now on SIGINT and SIGTERM stop the command cleanly instead of killing it:
+ * the returned signal aborts (its reason is the signal's name) and the command
+ * reports what it did not finish. A second signal kills at once, and so does a
+ * clean stop that cannot finish within 10 s (a reader that stopped reading).
+ */
+function stopOnSignal(): AbortSignal {
+  const controller = new AbortController();
+  const stop = (signal: NodeJS.Signals) => {
+    process.off('SIGINT', stop).off('SIGTERM', stop);
+    controller.abort(signal);
+    setTimeout(() => process.exit(signalExitCode(signal)), 10_000).unref();
+  };
+  process.on('SIGINT', stop).on('SIGTERM', stop);
+  return controller.signal;
+}
+
+/** The shell's convention: 128 + the signal's number (SIGINT 130, SIGTERM 143). */
+function signalExitCode(signal: unknown): number {
+  return 128 + (constants.signals[signal as NodeJS.Signals] ?? 0);
 }

@@ -112,13 +112,56 @@ export function streamState(
   };
 }
 
-/** Replaces every occurrence of each secret with asterisks. */
-export function scrubSecrets(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const secret of secrets) {
-    if (secret) out = out.split(secret).join('**********');
+const MASK = '**********';
+
+/**
+ * The one secret scrubber: every output (Airbyte messages, stderr, `_sync_runs`)
+ * goes through it. A secret is looked for as written and in its JSON-escaped
+ * forms (once and twice: a message may quote a JSON text that is serialised
+ * again), since a token containing `"` or `\` is escaped once it is in JSON.
+ */
+export class Scrubber {
+  private forms: string[] = [];
+
+  constructor(secrets: readonly string[] = []) {
+    this.add(secrets);
   }
-  return out;
+
+  /** More secrets to scrub from now on. */
+  add(secrets: readonly string[]): void {
+    const forms = new Set(this.forms);
+    for (const secret of secrets) {
+      if (!secret) continue;
+      const once = JSON.stringify(secret).slice(1, -1);
+      const twice = JSON.stringify(once).slice(1, -1);
+      for (const form of [secret, once, twice]) forms.add(form);
+    }
+    // Longest first, so a form that contains another is masked whole.
+    this.forms = [...forms].sort((a, b) => b.length - a.length);
+  }
+
+  /** The text with every form of every secret masked. */
+  text(text: string): string {
+    let out = text;
+    for (const form of this.forms) {
+      if (out.includes(form)) out = out.split(form).join(MASK);
+    }
+    return out;
+  }
+
+  /**
+   * One JSON line: every string value is scrubbed before it is serialised, then
+   * the serialised line again as a safety net (keys, and escapes that happen to
+   * spell a secret).
+   */
+  line(msg: object): string {
+    if (!this.forms.length) return JSON.stringify(msg);
+    return this.text(
+      JSON.stringify(msg, (_key, value: unknown) =>
+        typeof value === 'string' ? this.text(value) : value,
+      ),
+    );
+  }
 }
 
 /**
@@ -129,7 +172,7 @@ export function scrubSecrets(text: string, secrets: readonly string[]): string {
 export class JsonLinesSink implements ReadSink {
   constructor(
     private readonly out: Writable = process.stdout,
-    private readonly secrets: string[] = [],
+    readonly scrubber: Scrubber = new Scrubber(),
   ) {}
 
   async records(stream: string, offers: Offer[]): Promise<void> {
@@ -140,17 +183,13 @@ export class JsonLinesSink implements ReadSink {
   }
 
   async message(msg: object): Promise<void> {
-    await this.write(this.scrub(JSON.stringify(msg)) + '\n');
+    await this.write(this.scrubber.line(msg) + '\n');
   }
 
   log(level: LogLevel, message: string): void {
     // The CDK's log message shape is plain Airbyte protocol.
     const msg: { type: AirbyteMessageType } = AirbyteLog.make(AirbyteLogLevel[level], message);
     void this.message(msg);
-  }
-
-  scrub(text: string): string {
-    return scrubSecrets(text, this.secrets);
   }
 
   private write(chunk: string): Promise<void> {

@@ -49,6 +49,8 @@ export interface Fault {
   messages?: string[];
   /** For 'short-page': how many of the page's offers are served (default 0, an empty page). */
   keep?: number;
+  /** Replace `{token}` in `messages` with the request's API token (a server that echoes it). */
+  echoToken?: boolean;
 }
 
 export interface SimulatorOptions {
@@ -477,6 +479,9 @@ function validateFault(input: unknown): Fault {
   optionalInt('keep', 0, MAX_PAGE_SIZE);
   if (f.kind === 'status' && f.status === undefined) throw new BadRequest('fault.status missing');
   if (f.kind === 'slow' && f.delayMs === undefined) throw new BadRequest('fault.delayMs missing');
+  if (f.echoToken !== undefined && typeof f.echoToken !== 'boolean') {
+    throw new BadRequest('fault.echoToken must be a boolean');
+  }
   if (f.retryAfter !== undefined && typeof f.retryAfter !== 'string') {
     throw new BadRequest('fault.retryAfter must be a string');
   }
@@ -830,7 +835,13 @@ export class GoKartSimulator {
     if (armed) {
       armed.left--;
       if (armed.left <= 0) this.faults.splice(this.faults.indexOf(armed), 1);
-      const f = armed.fault;
+      const f =
+        armed.fault.echoToken && armed.fault.messages
+          ? {
+              ...armed.fault,
+              messages: armed.fault.messages.map((m) => m.replaceAll('{token}', () => token)),
+            }
+          : armed.fault;
       switch (f.kind) {
         case 'status': {
           const status = f.status ?? 500;

@@ -6,7 +6,7 @@ import {
   AirbyteSpec,
   SyncMode,
 } from 'faros-airbyte-cdk/lib/protocol';
-import { GoKartClient } from './client';
+import { GoKartClient, PageRequest } from './client';
 import { GoKartConfig, resolveConfig, SPEC_PATH, validateConfig } from './config';
 import { ConfigError, ConnectorError, errorText } from './errors';
 import { estimate, ReadSink, streamState, streamStatus, traceError } from './output';
@@ -69,20 +69,21 @@ export class GoKartSource {
 
   /**
    * Reads every configured stream into the sink. Returns false when the read
-   * failed (a TRACE ERROR was written); throws ConfigError before anything is
-   * read when config, catalog or state is wrong.
+   * failed or `cancel` was aborted (a TRACE ERROR was written); throws
+   * ConfigError before anything is read when config, catalog or state is wrong.
    */
   async read(
     rawConfig: unknown,
     catalog: unknown,
     rawState: unknown,
     sink: ReadSink,
+    cancel?: AbortSignal,
   ): Promise<boolean> {
     const config = resolveConfig(validateConfig(rawConfig));
     const configured = configuredStreams(catalog);
     const state = parseInputState(rawState);
     for (const { syncMode } of configured) {
-      const ok = await this.readOffers(config, syncMode, state, sink);
+      const ok = await this.readOffers(config, syncMode, state, sink, cancel);
       if (!ok) return false;
     }
     return true;
@@ -93,6 +94,7 @@ export class GoKartSource {
     syncMode: SyncMode,
     state: OffersState,
     sink: ReadSink,
+    cancel?: AbortSignal,
   ): Promise<boolean> {
     const name = OFFERS_STREAM;
     await sink.message(streamStatus(name, 'STARTED'));
@@ -114,7 +116,10 @@ export class GoKartSource {
         void sink.message(streamStatus(name, 'RUNNING', { quotaReset: notice.quotaReset }));
       }
     });
-    const read = openRead(config, syncMode, state, (r, s) => client.fetchPage(r, s), {
+    // A cancel aborts the requests in flight and any retry wait, so the scan ends at once.
+    const fetchPage = (r: PageRequest, s: AbortSignal) =>
+      client.fetchPage(r, cancel ? AbortSignal.any([s, cancel]) : s);
+    const read = openRead(config, syncMode, state, fetchPage, {
       estimate: (rows) => void sink.message(estimate(name, rows)),
       log: (level, message) => sink.log(level === 'warn' ? 'WARN' : 'INFO', message),
     });
@@ -123,10 +128,12 @@ export class GoKartSource {
     const started = Date.now();
     try {
       for await (const batch of read.batches) {
+        if (cancel?.aborted) break;
         await markRunning();
         await sink.records(name, batch);
         count += batch.length;
       }
+      cancel?.throwIfAborted();
       await markRunning();
       await sink.message(streamState(name, { ...read.finalState() }, count));
       await sink.message(streamStatus(name, 'COMPLETE'));
@@ -141,15 +148,22 @@ export class GoKartSource {
     } catch (err) {
       // No state past the failure: the saved cursor stays where it was.
       await sink.message(streamStatus(name, 'INCOMPLETE'));
-      const failureType = err instanceof ConnectorError ? err.failureType : 'system_error';
       await sink.message(
-        traceError({
-          message: `Reading the ${name} stream failed after ${count} records: ${errorText(err)}`,
-          internal_message:
-            err instanceof Error && !(err instanceof ConnectorError) ? err.stack : undefined,
-          failure_type: failureType,
-          stream_descriptor: { name },
-        }),
+        traceError(
+          cancel?.aborted
+            ? {
+                message: `Reading the ${name} stream was cancelled (${String(cancel.reason)}) after ${count} records; no state was emitted, so the next sync starts from the previous state`,
+                failure_type: 'transient_error',
+                stream_descriptor: { name },
+              }
+            : {
+                message: `Reading the ${name} stream failed after ${count} records: ${errorText(err)}`,
+                internal_message:
+                  err instanceof Error && !(err instanceof ConnectorError) ? err.stack : undefined,
+                failure_type: err instanceof ConnectorError ? err.failureType : 'system_error',
+                stream_descriptor: { name },
+              },
+        ),
       );
       return false;
     } finally {

@@ -11,9 +11,10 @@ import {
 } from 'faros-airbyte-cdk/lib/protocol';
 import { readJsonFile, secretsOf, validateConfig } from './config';
 import { errorText } from './errors';
-import { LogLevel, scrubSecrets } from './output';
+import { LogLevel, Scrubber } from './output';
 import { GoKartSource } from './source';
 import { OFFERS_STREAM_ENTRY } from './state';
+import { stripControl } from './text';
 import { CommitResult, DEFAULT_DB, SyncModeName, Warehouse } from './warehouse';
 
 export interface SyncOptions {
@@ -34,17 +35,22 @@ export class SyncError extends Error {
   override name = 'SyncError';
 }
 
-/** The CLI command: returns the exit code; never prints a stack trace. */
-export async function syncCommand(opts: SyncOptions): Promise<number> {
+/**
+ * The CLI command: returns the exit code; never prints a stack trace. `stop`
+ * (SIGINT/SIGTERM) ends the read early: nothing is saved, the run is logged as
+ * interrupted.
+ */
+export async function syncCommand(opts: SyncOptions, stop?: AbortSignal): Promise<number> {
   const progress = new Progress(process.stderr);
   try {
-    const result = await runSync(opts, progress);
+    const result = await runSync(opts, progress, stop);
     progress.clear();
     process.stdout.write(summaryLine(result) + '\n');
     return 0;
   } catch (err) {
     progress.clear();
-    process.stderr.write(`sync failed: ${errorText(err).replace(/\s*\n\s*/g, ' ')}\n`);
+    const what = stop?.aborted ? 'sync interrupted' : 'sync failed';
+    process.stderr.write(`${what}: ${stripControl(errorText(err))}\n`);
     return 1;
   }
 }
@@ -65,17 +71,35 @@ export function summaryLine(r: SyncResult): string {
  * Runs GoKartSource.read in-process into the warehouse: the same read as the
  * `read` command, with the offers stream configured in the chosen mode and the
  * state saved beside the rows as input. Every run is logged in _sync_runs,
- * failures included.
+ * failures included. Whatever it throws is a SyncError scrubbed of the token.
  */
-export async function runSync(opts: SyncOptions, progress?: Progress): Promise<SyncResult> {
+export async function runSync(
+  opts: SyncOptions,
+  progress?: Progress,
+  stop?: AbortSignal,
+): Promise<SyncResult> {
+  // Read once (it may be a pipe); its errors never quote the file's text.
+  const rawConfig = readJsonFile(opts.config, 'config');
+  const scrub = new Scrubber(secretsOf(rawConfig));
+  try {
+    return await syncWith(rawConfig, opts, scrub, progress, stop);
+  } catch (err) {
+    throw new SyncError(scrub.text(errorText(err)));
+  }
+}
+
+async function syncWith(
+  rawConfig: unknown,
+  opts: SyncOptions,
+  scrub: Scrubber,
+  progress?: Progress,
+  stop?: AbortSignal,
+): Promise<SyncResult> {
   const started = Date.now();
   const db = opts.db ?? DEFAULT_DB;
   const mode: SyncModeName = opts.fullRefresh ? 'full_refresh' : 'incremental';
   // The config is checked before the database is touched, so a typo creates no file.
-  const rawConfig = readJsonFile(opts.config, 'config');
   validateConfig(rawConfig);
-  const secrets = secretsOf(rawConfig);
-  const scrub = (text: string) => scrubSecrets(text, secrets);
 
   const source = new GoKartSource();
   const catalog = configuredCatalog(mode);
@@ -89,19 +113,26 @@ export async function runSync(opts: SyncOptions, progress?: Progress): Promise<S
       records: (n) => progress?.update(n),
       estimate: (rows) => progress?.setTotal(rows),
       committing: () => progress?.phase(`writing to ${db}`),
-      log: (level, message) => progress?.log(level, scrub(message)),
+      log: (level, message) => progress?.log(level, scrub.text(message)),
     });
     let ok = false;
     let thrown: unknown;
     try {
-      ok = await source.read(rawConfig, catalog, state, sink);
+      ok = await source.read(rawConfig, catalog, state, sink, stop);
     } catch (err) {
       thrown = err;
     }
     if (ok && sink.result) {
       return { ...sink.result, db, mode, runId, ms: Date.now() - started };
     }
-    const error = scrub(
+    if (stop?.aborted) {
+      const error = `stopped by ${String(stop.reason)} after ${sink.recordCount} offers were read; nothing was saved`;
+      await wh.failRun(runId, sink.recordCount, error, 'interrupted').catch(() => undefined);
+      throw new SyncError(
+        `${error} (run ${runId} is logged as interrupted in _sync_runs of ${db})`,
+      );
+    }
+    const error = scrub.text(
       thrown !== undefined
         ? errorText(thrown)
         : (sink.error ?? 'the read ended without saving a state'),
@@ -176,7 +207,7 @@ export class Progress {
   log(level: LogLevel, message: string): void {
     if (level !== 'WARN' && level !== 'ERROR') return;
     this.clear();
-    this.out.write(`${level.toLowerCase()}: ${message}\n`);
+    this.out.write(`${level.toLowerCase()}: ${stripControl(message)}\n`);
     this.draw(true);
   }
 

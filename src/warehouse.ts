@@ -226,11 +226,16 @@ export class Warehouse {
     return Number(id);
   }
 
-  async failRun(runId: number, records: number, error: string): Promise<void> {
+  async failRun(
+    runId: number,
+    records: number,
+    error: string,
+    outcome: 'failed' | 'interrupted' = 'failed',
+  ): Promise<void> {
     await this.conn.run(
-      `UPDATE ${RUNS_TABLE} SET ended_at = now(), outcome = 'failed', records = $1, error = $2
+      `UPDATE ${RUNS_TABLE} SET ended_at = now(), outcome = $4, records = $1, error = $2
        WHERE run_id = $3`,
-      [records, error, runId],
+      [records, error, runId, outcome],
     );
   }
 

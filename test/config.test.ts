@@ -81,6 +81,26 @@ describe('validateConfig', () => {
     expect(problem({ api_token: 12345678, tenant: 'acme' })).not.toContain('12345678');
   });
 
+  it.each([
+    ['tok-123456\n', 'contains a line break at character 11 of 11'],
+    ['tok-\r\n123456', 'contains a carriage return at character 5 of 12'],
+    ['tok-\u0000123456', 'contains a NUL character at character 5'],
+    ['tok-\t123456', 'contains a tab'],
+    ['tok-\u001b[2J', 'contains the control character U+001B'],
+    ['tok-€123456', 'contains a non-ASCII character'],
+    ['tok-\u00a0123456', 'contains a non-ASCII character'], // a no-break space copied from a web page
+    [' tok-123456', 'starts or ends with a space'],
+    ['tok-123456 ', 'starts or ends with a space'],
+  ])('refuses a token that HTTP would send changed: %j', (api_token, expected) => {
+    const message = problem({ ...base, api_token });
+    expect(message).toContain(`api_token ${expected}`);
+    expect(message).not.toContain('123456');
+  });
+
+  it('accepts any printable ASCII token, quotes and backslashes included', () => {
+    expect(() => validateConfig({ ...base, api_token: 'a"b\\c d~!{}' })).not.toThrow();
+  });
+
   it('allows http only to loopback hosts', () => {
     for (const url of [
       'http://127.0.0.1:8080',

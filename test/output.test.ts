@@ -1,5 +1,5 @@
 import { Writable } from 'stream';
-import { JsonLinesSink, streamState } from '../src/output';
+import { JsonLinesSink, Scrubber, streamState, traceError } from '../src/output';
 
 /** A stdout stand-in that accepts little and drains only when told. */
 class SlowOut extends Writable {
@@ -66,11 +66,46 @@ describe('JsonLinesSink', () => {
 
   it('scrubs secrets from every non-record message', async () => {
     const out = new SlowOut();
-    const sink = new JsonLinesSink(out, ['s3cret-token']);
+    const sink = new JsonLinesSink(out, new Scrubber(['s3cret-token']));
     const done = sink.message(streamState('offers', { note: 'header ApiToken s3cret-token' }, 0));
     out.release();
     await done;
     expect(out.written).not.toContain('s3cret-token');
     expect(out.written).toContain('ApiToken **********');
+  });
+
+  it('scrubs a token containing " and \\ however it was escaped', async () => {
+    const token = 'to"k\\en-42';
+    const escaped = JSON.stringify(token).slice(1, -1);
+    const out = new SlowOut();
+    const sink = new JsonLinesSink(out, new Scrubber(['s3cret-token']));
+    sink.scrubber.add([token]); // known once the config was read
+    const done = sink.message(
+      traceError({
+        message: `API said: bad header ApiToken ${token}`,
+        internal_message: `the config was {"api_token":"${escaped}"}; as a JSON string: ${JSON.stringify(JSON.stringify(token))}`,
+        failure_type: 'config_error',
+      }),
+    );
+    out.release();
+    await done;
+    for (const form of [token, escaped, JSON.stringify(escaped).slice(1, -1)]) {
+      expect(out.written).not.toContain(form);
+    }
+    expect(JSON.parse(out.written).trace.error).toMatchObject({
+      message: 'API said: bad header ApiToken **********',
+      internal_message:
+        'the config was {"api_token":"**********"}; as a JSON string: "\\"**********\\""',
+    });
+  });
+});
+
+describe('Scrubber', () => {
+  it('masks every form of every secret in plain text, longest first', () => {
+    const scrub = new Scrubber(['a\\b-secret', 'plain-secret']);
+    expect(scrub.text('x a\\b-secret y a\\\\b-secret z plain-secret')).toBe(
+      'x ********** y ********** z **********',
+    );
+    expect(new Scrubber().text('nothing to hide')).toBe('nothing to hide');
   });
 });
