@@ -38,7 +38,6 @@ export function parseDateTime(value: unknown): number | undefined {
   if (date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day) return undefined;
   const millis = Number((m[7] ?? '').slice(0, 3).padEnd(3, '0'));
   const offset = (m[9] === '-' ? -1 : 1) * (offsetHours * 60 + offsetMinutes) * 60_000;
-  const ms =
-    midnight - SHIFT_MS + ((hour * 60 + minute) * 60 + second) * 1000 + millis - offset;
+  const ms = midnight - SHIFT_MS + ((hour * 60 + minute) * 60 + second) * 1000 + millis - offset;
   return ms >= MIN_MS && ms <= MAX_MS ? ms : undefined;
 }
