@@ -24,7 +24,7 @@ export interface Offer {
 export type SortMode = 'honour' | 'ignore' | 'reject';
 
 export interface Fault {
-  kind: 'status' | 'reset' | 'slow' | 'truncated' | 'unsuccessful' | 'not-json';
+  kind: 'status' | 'reset' | 'slow' | 'truncated' | 'unsuccessful' | 'not-json' | 'rewrite';
   /** For 'status' (e.g. 429, 500, 503, 401, 404). */
   status?: number;
   /** Retry-After header value for 'status' (seconds "1" or an HTTP date). */
@@ -37,7 +37,28 @@ export interface Fault {
   times?: number;
   /** Envelope messages for 'status' / 'unsuccessful'. */
   messages?: string[];
+  /** For 'rewrite': how every offer of the answered page is altered (the inventory is not). */
+  rewrite?: Rewrite;
 }
+
+/**
+ * Hostile data a 'rewrite' fault serves: launchDate and endDate without their offset
+ * (the same instant when it was +00:00), moved to 30 February of their year, or a
+ * name starting with a lone UTF-16 surrogate (sent as the JSON escape \ud800).
+ */
+export type Rewrite = 'offset-less-dates' | 'impossible-dates' | 'lone-surrogate';
+const rewriteDates =
+  (change: (date: string) => string) =>
+  (o: Offer): Offer => ({
+    ...o,
+    launchDate: typeof o.launchDate === 'string' ? change(o.launchDate) : o.launchDate,
+    endDate: typeof o.endDate === 'string' ? change(o.endDate) : o.endDate,
+  });
+const REWRITES: Readonly<Record<Rewrite, (offer: Offer) => Offer>> = {
+  'offset-less-dates': rewriteDates((d) => d.replace(/(Z|[+-]\d\d:\d\d)$/i, '')),
+  'impossible-dates': rewriteDates((d) => d.replace(/^(\d{4})-\d\d-\d\d/, '$1-02-30')),
+  'lone-surrogate': (o) => ({ ...o, name: `\ud800${o.name}` }),
+};
 
 export interface SimulatorOptions {
   /** Default '127.0.0.1'. */
@@ -288,6 +309,7 @@ const FAULT_KINDS: readonly Fault['kind'][] = [
   'truncated',
   'unsuccessful',
   'not-json',
+  'rewrite',
 ];
 
 interface Stored {
@@ -460,6 +482,9 @@ function validateFault(input: unknown): Fault {
   optionalInt('times', 1, Number.MAX_SAFE_INTEGER);
   if (f.kind === 'status' && f.status === undefined) throw new BadRequest('fault.status missing');
   if (f.kind === 'slow' && f.delayMs === undefined) throw new BadRequest('fault.delayMs missing');
+  if (f.kind === 'rewrite' && !Object.hasOwn(REWRITES, String(f.rewrite))) {
+    throw new BadRequest(`fault.rewrite must be one of ${Object.keys(REWRITES).join(', ')}`);
+  }
   if (f.retryAfter !== undefined && typeof f.retryAfter !== 'string') {
     throw new BadRequest('fault.retryAfter must be a string');
   }
@@ -839,19 +864,23 @@ export class GoKartSimulator {
             contentType: 'text/html; charset=utf-8',
             mode: 'normal',
           };
+        case 'rewrite':
+          return this.answerQuery(params, REWRITES[f.rewrite as Rewrite]);
       }
     }
     return this.answerQuery(params);
   }
 
-  private answerQuery(params: URLSearchParams): Reply {
+  private answerQuery(params: URLSearchParams, rewrite?: (offer: Offer) => Offer): Reply {
     const q = this.parseQuery(params);
     if (typeof q === 'string') return errorReply(400, [q]);
     const view = this.view(q);
     const totalCount = view.length;
     const totalPages = Math.ceil(totalCount / q.pageSize);
     const start = q.page * q.pageSize;
-    const items = view.slice(start, start + q.pageSize).map(serialize);
+    const items = view
+      .slice(start, start + q.pageSize)
+      .map((s) => (rewrite ? JSON.stringify(rewrite(s.offer)) : serialize(s)));
     // Assembled by hand so only this page's (cached) item JSON is touched.
     const body =
       `{"data":{"pageIndex":${q.page},"pageSize":${q.pageSize},"totalCount":${totalCount},` +
