@@ -1,4 +1,5 @@
 import { parseDateTime } from '../src/dates';
+import { resolveConfig, validateConfig } from '../src/config';
 
 const utc = (iso: string) => new Date(iso).getTime(); // only ever given ...Z values
 
@@ -82,4 +83,19 @@ describe('parseDateTime', () => {
       expect(parseDateTime(new Date(ms!).toISOString())).toBe(ms);
     }
   });
+});
+
+describe('start_date', () => {
+  const config = (start_date: string) =>
+    resolveConfig(validateConfig({ api_token: 'tok-123456', tenant: 'acme', start_date }));
+
+  // Ajv's date-time format accepts these; the sync's parser does not, so the config refuses them.
+  it.each([['2024-01-01T00:00:00+0100'], ['2016-12-31T23:59:60Z']])(
+    'refuses %j, naming the field',
+    (start) => {
+      expect(() => config(start)).toThrow(
+        `Invalid configuration: start_date must be a date-time such as 2024-01-01T00:00:00Z (got ${JSON.stringify(start)})`,
+      );
+    },
+  );
 });
