@@ -1,5 +1,6 @@
 import { ErrorObject } from 'ajv';
 import fs from 'fs';
+import { parseDateTime } from './dates';
 import { ConfigError } from './errors';
 import { validators } from './validators';
 
@@ -144,6 +145,12 @@ export function validateConfig(input: unknown): RawConfig {
   if (config.tenant === undefined && config.api_url === undefined) {
     problems.push('one of tenant or api_url is required');
   }
+  // Ajv's date-time format is laxer than the parser the sync uses (offsets without a colon, leap seconds).
+  if (typeof config.start_date === 'string' && parseDateTime(config.start_date) === undefined) {
+    problems.push(
+      `start_date must be a date-time such as 2024-01-01T00:00:00Z (got ${JSON.stringify(config.start_date)})`,
+    );
+  }
   if (typeof config.api_url === 'string') {
     try {
       checkApiUrl(config.api_url);
@@ -163,7 +170,7 @@ export function resolveConfig(raw: RawConfig): GoKartConfig {
     apiToken: raw.api_token,
     baseUrl: raw.api_url ? checkApiUrl(raw.api_url) : `https://api.${raw.tenant}.getgokart.ai`,
     pageSize: raw.page_size,
-    startDate: raw.start_date ? Date.parse(raw.start_date) : undefined,
+    startDate: parseDateTime(raw.start_date),
     // The API documents one filter.offer_type value; both types means no filter.
     offerType: types.length === 1 ? types[0] : undefined,
     search: raw.search || undefined,

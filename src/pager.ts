@@ -1,6 +1,7 @@
 import { setMaxListeners } from 'events';
 import { ApiError, ConnectorError } from './errors';
 import { Offer, OffersPage, PageRequest } from './client';
+import { parseDateTime } from './dates';
 
 export type FetchPage = (request: PageRequest, signal: AbortSignal) => Promise<OffersPage>;
 
@@ -16,11 +17,6 @@ export interface ScanPlan {
 export interface ScanHooks {
   estimate?(totalCount: number): void;
   log?(level: 'info' | 'warn', message: string): void;
-}
-
-/** The launch time of an offer in epoch ms, or NaN when missing or unparseable. */
-function launchTime(offer: Offer): number {
-  return typeof offer.launchDate === 'string' ? Date.parse(offer.launchDate) : NaN;
 }
 
 interface PassResult {
@@ -57,6 +53,7 @@ export class OfferScanner {
   private readonly seen = new Set<string>();
   private limit: number;
   private sortSupported = true;
+  private warnedUndated = false;
   readonly stats = {
     requests: 0,
     passes: 0,
@@ -71,6 +68,24 @@ export class OfferScanner {
     private readonly hooks: ScanHooks = {},
   ) {
     this.limit = Math.max(1, plan.concurrency);
+  }
+
+  /**
+   * The launch time of an offer in epoch ms, or NaN when it has none or it is not
+   * an RFC 3339 date-time (such as 30 February): then the offer is undated, and the
+   * first one of the scan is logged as a warning.
+   */
+  private launchTime(offer: Offer): number {
+    const launch = parseDateTime(offer.launchDate);
+    if (launch === undefined && offer.launchDate != null && !this.warnedUndated) {
+      this.warnedUndated = true;
+      this.hooks.log?.(
+        'warn',
+        `Offer ${offer.id} has launchDate ${JSON.stringify(offer.launchDate).slice(0, 80)}, which is not a valid ` +
+          'RFC 3339 date-time: it is treated as undated (emitted, never moves the cursor), and so is any other in this sync, without further warnings',
+      );
+    }
+    return launch ?? NaN;
   }
 
   /** Called on a rate limit: fewer requests in flight for the rest of the sync. */
@@ -161,11 +176,11 @@ export class OfferScanner {
         ledger.observe(page, index, window.concurrent);
         lastPage = Math.max(lastPage, PassLedger.pagesFor(page) - 1);
 
-        if (index === 0 && page.items.length) firstLaunch = launchTime(page.items[0]);
+        if (index === 0 && page.items.length) firstLaunch = this.launchTime(page.items[0]);
         let wanted = 0;
         const batch: Offer[] = [];
         for (const offer of page.items) {
-          const launch = launchTime(offer); // one parse per offer: filter, order check and cursor
+          const launch = this.launchTime(offer); // one parse per offer: filter, order check and cursor
           // An offer without a launch date proves nothing about the order; it is
           // emitted when seen (never dropped), though a sorted scan may stop before it.
           if (sorted && launch > previousLaunch) {

@@ -34,7 +34,9 @@ export interface Fault {
     // Hostile paging: 'short-page' serves only `keep` of the page's offers, the totals unchanged;
     // 'repeat-pages' answers page n with page n % 2's offers, echoing n, under REPEAT_TOTAL_PAGES.
     | 'short-page'
-    | 'repeat-pages';
+    | 'repeat-pages'
+    // 'rewrite' serves the page's offers altered as `rewrite` says (see Rewrite).
+    | 'rewrite';
   /** For 'status' (e.g. 429, 500, 503, 401, 404). */
   status?: number;
   /** Retry-After header value for 'status' (seconds "1" or an HTTP date). */
@@ -51,7 +53,28 @@ export interface Fault {
   keep?: number;
   /** Replace `{token}` in `messages` with the request's API token (a server that echoes it). */
   echoToken?: boolean;
+  /** For 'rewrite': how every offer of the answered page is altered (the inventory is not). */
+  rewrite?: Rewrite;
 }
+
+/**
+ * Hostile data a 'rewrite' fault serves: launchDate and endDate without their offset
+ * (the same instant when it was +00:00), moved to 30 February of their year, or a
+ * name starting with a lone UTF-16 surrogate (sent as the JSON escape \ud800).
+ */
+export type Rewrite = 'offset-less-dates' | 'impossible-dates' | 'lone-surrogate';
+const rewriteDates =
+  (change: (date: string) => string) =>
+  (o: Offer): Offer => ({
+    ...o,
+    launchDate: typeof o.launchDate === 'string' ? change(o.launchDate) : o.launchDate,
+    endDate: typeof o.endDate === 'string' ? change(o.endDate) : o.endDate,
+  });
+const REWRITES: Readonly<Record<Rewrite, (offer: Offer) => Offer>> = {
+  'offset-less-dates': rewriteDates((d) => d.replace(/(Z|[+-]\d\d:\d\d)$/i, '')),
+  'impossible-dates': rewriteDates((d) => d.replace(/^(\d{4})-\d\d-\d\d/, '$1-02-30')),
+  'lone-surrogate': (o) => ({ ...o, name: `\ud800${o.name}` }),
+};
 
 export interface SimulatorOptions {
   /** Default '127.0.0.1'. */
@@ -304,6 +327,7 @@ const FAULT_KINDS: readonly Fault['kind'][] = [
   'not-json',
   'short-page',
   'repeat-pages',
+  'rewrite',
 ];
 /** The totalPages a 'repeat-pages' fault claims. */
 export const REPEAT_TOTAL_PAGES = 10_000_000;
@@ -481,6 +505,9 @@ function validateFault(input: unknown): Fault {
   if (f.kind === 'slow' && f.delayMs === undefined) throw new BadRequest('fault.delayMs missing');
   if (f.echoToken !== undefined && typeof f.echoToken !== 'boolean') {
     throw new BadRequest('fault.echoToken must be a boolean');
+  }
+  if (f.kind === 'rewrite' && !Object.hasOwn(REWRITES, String(f.rewrite))) {
+    throw new BadRequest(`fault.rewrite must be one of ${Object.keys(REWRITES).join(', ')}`);
   }
   if (f.retryAfter !== undefined && typeof f.retryAfter !== 'string') {
     throw new BadRequest('fault.retryAfter must be a string');
@@ -870,12 +897,14 @@ export class GoKartSimulator {
         case 'short-page':
         case 'repeat-pages':
           return this.answerQuery(params, f);
+        case 'rewrite':
+          return this.answerQuery(params, f);
       }
     }
     return this.answerQuery(params);
   }
 
-  /** A list page; `paging` is a 'short-page' or 'repeat-pages' fault that bends it. */
+  /** A list page; `paging` is a 'short-page', 'repeat-pages' or 'rewrite' fault that bends it. */
   private answerQuery(params: URLSearchParams, paging?: Fault): Reply {
     const q = this.parseQuery(params);
     if (typeof q === 'string') return errorReply(400, [q]);
@@ -885,7 +914,13 @@ export class GoKartSimulator {
     const totalCount = repeat ? REPEAT_TOTAL_PAGES * q.pageSize : view.length;
     const start = (repeat ? q.page % 2 : q.page) * q.pageSize;
     const served = paging?.kind === 'short-page' ? (paging.keep ?? 0) : q.pageSize;
-    const items = view.slice(start, start + Math.min(served, q.pageSize)).map(serialize);
+    const items = view
+      .slice(start, start + Math.min(served, q.pageSize))
+      .map((s) =>
+        paging?.kind === 'rewrite'
+          ? JSON.stringify(REWRITES[paging.rewrite as Rewrite](s.offer))
+          : serialize(s),
+      );
     // Assembled by hand so only this page's (cached) item JSON is touched.
     const body =
       `{"data":{"pageIndex":${q.page},"pageSize":${q.pageSize},"totalCount":${totalCount},` +

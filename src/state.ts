@@ -1,6 +1,7 @@
 import { SyncMode } from 'faros-airbyte-cdk/lib/protocol';
 import { GoKartConfig } from './config';
 import { Offer } from './client';
+import { parseDateTime } from './dates';
 import { ConfigError } from './errors';
 import { FetchPage, OfferScanner, ScanHooks } from './pager';
 
@@ -19,7 +20,7 @@ export const OFFERS_STREAM_ENTRY = {
   is_resumable: true,
 };
 
-/** The stream's saved state: the newest launch date emitted, as an ISO date-time. */
+/** The stream's saved state: the newest launch date emitted, as an RFC 3339 date-time (UTC). */
 export interface OffersState {
   launchDate?: string;
 }
@@ -36,7 +37,7 @@ export function parseInputState(input: unknown): OffersState {
   }
   const cursor = (streamState as Record<string, unknown>).launchDate;
   if (cursor === undefined || cursor === null) return {};
-  if (typeof cursor !== 'string' || Number.isNaN(Date.parse(cursor))) {
+  if (typeof cursor !== 'string' || parseDateTime(cursor) === undefined) {
     throw new ConfigError(
       `state: ${OFFERS_STREAM}.launchDate must be a date-time such as 2024-01-01T00:00:00Z (got ${JSON.stringify(cursor)})`,
     );
@@ -80,10 +81,7 @@ export function openRead(
   hooks: ScanHooks,
 ): OffersRead {
   const syncStart = Date.now();
-  const saved =
-    syncMode === SyncMode.INCREMENTAL && state.launchDate
-      ? Date.parse(state.launchDate)
-      : undefined;
+  const saved = syncMode === SyncMode.INCREMENTAL ? parseDateTime(state.launchDate) : undefined;
   if (saved !== undefined && saved > syncStart) {
     hooks.log?.(
       'warn',

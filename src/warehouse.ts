@@ -12,6 +12,7 @@ import {
 import fs from 'fs';
 import path from 'path';
 import { Offer } from './client';
+import { parseDateTime } from './dates';
 import { LogLevel, ReadSink, StreamStateMessage, TraceMessage } from './output';
 
 export const DEFAULT_DB = './gokart-offers.duckdb';
@@ -86,9 +87,13 @@ const STAGE = '_offers_stage';
 const BATCH = '_offers_batch';
 
 const STAGE_SQL = `CREATE OR REPLACE TEMP TABLE ${STAGE} (
-  seq INTEGER, id VARCHAR, budget VARCHAR, data VARCHAR, extracted_at TIMESTAMPTZ)`;
+  seq INTEGER, id VARCHAR, budget VARCHAR, launch_at TIMESTAMPTZ, end_at TIMESTAMPTZ,
+  data VARCHAR, extracted_at TIMESTAMPTZ)`;
 
-/** Typed from the record's JSON; a value of the wrong type becomes NULL (the JSON keeps it). */
+/**
+ * Typed from the record's JSON; a value of the wrong type becomes NULL (the JSON keeps it).
+ * The dates were typed in JS by the connector's own parser, so the table and the cursor agree.
+ */
 const BATCH_SQL = `CREATE OR REPLACE TEMP TABLE ${BATCH} AS
 SELECT
   id,
@@ -100,8 +105,8 @@ SELECT
     TRY_CAST(TRY_CAST(budget AS DECIMAL(18, 9)) AS DECIMAL(38, 9)),
     TRY_CAST(budget AS DECIMAL(38, 9))
   ) AS budgetAmount,
-  TRY_CAST(data ->> '$.launchDate' AS TIMESTAMPTZ) AS launchDate,
-  TRY_CAST(data ->> '$.endDate' AS TIMESTAMPTZ) AS endDate,
+  launch_at AS launchDate,
+  end_at AS endDate,
   data ->> '$.offerType' AS offerType,
   data::JSON AS _airbyte_data,
   extracted_at AS _airbyte_extracted_at
@@ -324,9 +329,7 @@ export class Warehouse {
       await this.conn.run('COMMIT');
     } catch (err) {
       await this.conn.run('ROLLBACK').catch(() => undefined);
-      throw new WarehouseError(
-        `Writing the offers into ${this.file} failed, nothing was changed: ${duckMessage(err)}`,
-      );
+      throw err;
     }
     await this.conn.run(`DELETE FROM temp.${STAGE}`);
     await this.conn.run(`DROP TABLE temp.${BATCH}`);
@@ -380,19 +383,35 @@ export class WarehouseSink implements ReadSink {
 
   async records(stream: string, offers: Offer[]): Promise<void> {
     if (stream !== this.stream) throw new Error(`unexpected stream ${stream}`);
-    this.appender ??= await this.wh.conn.createAppender(STAGE, 'main', 'temp');
-    const a = this.appender;
-    const at = new DuckDBTimestampTZValue(BigInt(Date.now()) * 1000n);
-    for (const offer of offers) {
-      a.appendInteger(this.seq++);
-      a.appendVarchar(offer.id);
-      const budget = budgetText(offer.budgetAmount);
-      if (budget === null) a.appendNull();
-      else a.appendVarchar(budget);
-      a.appendVarchar(JSON.stringify(offer));
-      a.appendTimestampTZ(at);
-      a.endRow();
-    }
+    await this.writing(async () => {
+      this.appender ??= await this.wh.conn.createAppender(STAGE, 'main', 'temp');
+      const a = this.appender;
+      const at = new DuckDBTimestampTZValue(BigInt(Date.now()) * 1000n);
+      const appendDate = (value: unknown) => {
+        const ms = parseDateTime(value);
+        if (ms === undefined) a.appendNull();
+        else a.appendTimestampTZ(new DuckDBTimestampTZValue(BigInt(ms) * 1000n));
+      };
+      for (const received of offers) {
+        let offer = received;
+        let data = JSON.stringify(offer);
+        // JSON.stringify escapes lone surrogates (as \ud800) and only them; DuckDB's JSON refuses those.
+        if (/\\ud[89a-f]/.test(data)) {
+          offer = wellFormed(offer) as Offer;
+          data = JSON.stringify(offer);
+        }
+        a.appendInteger(this.seq++);
+        a.appendVarchar(offer.id);
+        const budget = budgetText(offer.budgetAmount);
+        if (budget === null) a.appendNull();
+        else a.appendVarchar(budget);
+        appendDate(offer.launchDate);
+        appendDate(offer.endDate);
+        a.appendVarchar(data);
+        a.appendTimestampTZ(at);
+        a.endRow();
+      }
+    });
     this.recordCount += offers.length;
     this.hooks.records?.(this.recordCount);
   }
@@ -402,23 +421,48 @@ export class WarehouseSink implements ReadSink {
       this.appender?.closeSync();
       this.appender = undefined;
       this.hooks.committing?.();
-      this.result = await this.wh.commit(
-        this.runId,
-        this.mode,
-        msg.state.stream.stream_descriptor.name,
-        msg.state.stream.stream_state,
-        this.recordCount,
+      this.result = await this.writing(() =>
+        this.wh.commit(
+          this.runId,
+          this.mode,
+          msg.state.stream.stream_descriptor.name,
+          msg.state.stream.stream_state,
+          this.recordCount,
+        ),
       );
       return;
     }
     const trace = msg.trace;
-    if (trace.type === 'ERROR') this.error = trace.error.message;
+    // A failed write is the sync's error, not the read error the source then reports.
+    if (trace.type === 'ERROR') this.error ??= trace.error.message;
     else if (trace.type === 'ESTIMATE') this.hooks.estimate?.(trace.estimate.row_estimate);
   }
 
   log(level: LogLevel, message: string): void {
     this.hooks.log?.(level, message);
   }
+
+  /** Runs a write to the database; its failure is worded as one (the read then stops). */
+  private async writing<T>(write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } catch (err) {
+      this.error = `Writing to the DuckDB database ${this.wh.file} failed: ${duckMessage(err)}`;
+      throw new WarehouseError(this.error);
+    }
+  }
+}
+
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/** A copy with every lone UTF-16 surrogate replaced by U+FFFD (String.prototype.toWellFormed), keys too. */
+function wellFormed(value: unknown): unknown {
+  if (typeof value === 'string') return value.replace(LONE_SURROGATE, '\ufffd');
+  if (Array.isArray(value)) return value.map(wellFormed);
+  if (typeof value !== 'object' || value === null) return value;
+  return Object.fromEntries(
+    Object.entries(value).map(([k, v]) => [wellFormed(k) as string, wellFormed(v)]),
+  );
 }
 
 /** Problems we can name before DuckDB sees the path. */

@@ -1,0 +1,52 @@
+/**
+ * The one date-time parser of the connector, used for start_date, the saved
+ * cursor, offers' launch dates in the scan and the typed columns of `sync`.
+ *
+ * Accepted: RFC 3339 date-times, `YYYY-MM-DDThh:mm:ss[.fraction][offset]`, with
+ * `T`, `t` or a space between date and time, any number of fraction digits (kept
+ * to the millisecond, truncated) and an offset `Z`, `z` or `±hh:mm`. A missing
+ * offset means UTC, whatever the machine's time zone. Everything else is refused:
+ * other shapes ("garbage 2020", "1", a date without a time), dates that do not
+ * exist (30 February, month 13), hour 24 (RFC 3339 has none, though older ISO 8601
+ * reads 24:00 as the next midnight) and leap seconds (:60), which epoch time cannot
+ * hold. Accepted instants lie in years 0000–9999 UTC, so each one formats back with
+ * toISOString into a value this parser accepts.
+ */
+
+const DATE_TIME =
+  /^(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(?:\.(\d+))?(?:([Zz])|([+-])(\d\d):(\d\d))?$/;
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+const MIN_MS = -62_167_219_200_000; // 0000-01-01T00:00:00.000Z
+const MAX_MS = 253_402_300_799_999; // 9999-12-31T23:59:59.999Z
+
+/** Epoch milliseconds of an RFC 3339 date-time, or undefined for anything else (see above). */
+export function parseDateTime(value: unknown): number | undefined {
+  if (typeof value !== 'string') return undefined;
+  const m = DATE_TIME.exec(value);
+  if (!m) return undefined;
+  const [year, month, day, hour, minute, second] = [+m[1], +m[2], +m[3], +m[4], +m[5], +m[6]];
+  const offsetMinutes = m[9] ? (m[9] === '-' ? -1 : 1) * (+m[10] * 60 + +m[11]) : 0;
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const monthDays = month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1];
+  if (!(day >= 1 && day <= monthDays) || hour > 23 || minute > 59 || second > 59) return undefined;
+  if (m[9] && (+m[10] > 23 || +m[11] > 59)) return undefined;
+  const ms =
+    ((daysFromEpoch(year, month, day) * 24 + hour) * 60 + minute - offsetMinutes) * 60_000 +
+    second * 1000 +
+    (m[7] ? +m[7].slice(0, 3).padEnd(3, '0') : 0);
+  return ms >= MIN_MS && ms <= MAX_MS ? ms : undefined;
+}
+
+/**
+ * Days from 1970-01-01 to a valid proleptic Gregorian date (H. Hinnant's days_from_civil):
+ * plain arithmetic, some three times faster than going through Date, and right for years 0–99.
+ */
+function daysFromEpoch(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yearOfEra = y - era * 400;
+  const dayOfYear = Math.floor((153 * ((month + 9) % 12) + 2) / 5) + day - 1; // from 1 March
+  const dayOfEra =
+    yearOfEra * 365 + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100) + dayOfYear;
+  return era * 146_097 + dayOfEra - 719_468;
+}
