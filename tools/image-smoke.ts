@@ -163,6 +163,8 @@ function checkContract(image: Stage, bases: string[]) {
     const major = Number(/^node:(\d+)[^@]*-alpine[\d.]*(@sha256:[0-9a-f]{64})?$/.exec(base)?.[1]);
     check(major >= 22 && major % 2 === 0, `FROM ${base}: expected node:<LTS major ≥ 22>-alpine`);
   }
+  if (!bases.every((b) => b.startsWith(`node:${process.versions.node.split('.')[0]}`)))
+    say(`note: the replay runs on Node.js ${process.version}; the image on ${bases.join(', ')}`);
   const entry = image.entrypoint.join(' ');
   check(entry, 'the runtime stage has no ENTRYPOINT');
   agree('ENV AIRBYTE_ENTRYPOINT', image.env.AIRBYTE_ENTRYPOINT, 'ENTRYPOINT (joined)', entry);
