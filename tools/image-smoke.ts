@@ -74,7 +74,7 @@ function newStage(name: string, base: string, root: string, parent?: Stage): Sta
 }
 const SCRATCH = { workdir: '/', user: 'root', env: {}, labels: {}, entrypoint: [] };
 
-const SUPPORTED = 'FROM WORKDIR COPY RUN ENV LABEL USER ENTRYPOINT';
+const SUPPORTED = ['FROM', 'WORKDIR', 'COPY', 'RUN', 'ENV', 'LABEL', 'USER', 'ENTRYPOINT'];
 /** The Dockerfile as stages: steps that replay WORKDIR, COPY and RUN, and the image metadata. */
 function plan(): Stage[] {
   const stages: Stage[] = [];
@@ -84,8 +84,8 @@ function plan(): Stage[] {
     const args = ins.getArguments().map((a) => a.getValue());
     const json = ins instanceof ast.JSONInstruction ? ins.getJSONStrings() : [];
     const exec = json.map((j) => j.getJSONValue());
-    if (!(ins instanceof ast.Run))
-      check(!ins.getVariables().length, `${where}: $variables: ${ins}`);
+    check(SUPPORTED.includes(keyword), `${where}: ${keyword} is not replayed (only ${SUPPORTED})`);
+    if (!(ins instanceof ast.Run)) check(!ins.getVariables().length, `${where}: variables: ${ins}`);
     if (ins instanceof ast.From) {
       const base = ins.getImage() ?? '';
       const root = fs.mkdtempSync(path.join(WORK, 'stage'));
@@ -123,8 +123,6 @@ function plan(): Stage[] {
     } else if (ins instanceof ast.Entrypoint) {
       check(exec.length, `${where}: ENTRYPOINT must use the exec form, ["node", …]`);
       s.entrypoint = exec;
-    } else {
-      check(false, `${where}: ${keyword} is not replayed (only ${SUPPORTED})`);
     }
   }
   check(stages.length, 'the Dockerfile has no FROM');
@@ -164,11 +162,13 @@ function checkContract(image: Stage, bases: string[]) {
     check(major >= 22 && major % 2 === 0, `FROM ${base}: expected node:<LTS major ≥ 22>-alpine`);
   }
   if (!bases.every((b) => b.startsWith(`node:${process.versions.node.split('.')[0]}`)))
-    say(`note: the replay runs on Node.js ${process.version}; the image on ${bases.join(', ')}`);
+    say(
+      `note: the replay runs on Node.js ${process.version}; the image on ${[...new Set(bases)].join(', ')}`,
+    );
   const entry = image.entrypoint.join(' ');
   check(entry, 'the runtime stage has no ENTRYPOINT');
   agree('ENV AIRBYTE_ENTRYPOINT', image.env.AIRBYTE_ENTRYPOINT, 'ENTRYPOINT (joined)', entry);
-  agree("the runtime stage's USER", image.user, 'the user to run as', 'node');
+  check(image.user === 'node', `the runtime stage runs as USER ${image.user}, not node (non-root)`);
 
   const version = JSON.parse(read('package.json')).version;
   // FAILSAFE: every scalar stays a string, so a tag like 1.0 is not read as the number 1.
@@ -250,12 +250,17 @@ function startSimulator(): Promise<string> {
   });
 }
 
+/** Fails unless the image's output is the source tree's, showing the first difference. */
 function same(what: string, image: string, source: string) {
+  if (image === source) return;
   const [a, b] = [image.split('\n'), source.split('\n')];
   const n = (a.length > b.length ? a : b).findIndex((_, i) => a[i] !== b[i]);
-  const [x, y] = [a[n], b[n]].map((l) => (l ?? '(none)').slice(0, 300));
-  const where = `${what}, line ${n + 1}: the image (<) differs from bin/main (>)`;
-  check(image === source, `${where}\n< ${x}\n> ${y}`);
+  const [x = '(none)', y = '(none)'] = [a[n], b[n]];
+  let col = 0;
+  while (x[col] === y[col]) col++;
+  const [from, to] = [Math.max(0, col - 100), col + 200];
+  const where = `${what}, line ${n + 1}, column ${col + 1}: the image (<) differs from bin/main (>)`;
+  check(false, `${where}\n< ${x.slice(from, to)}\n> ${y.slice(from, to)}`);
 }
 
 /** Records (stream and data, without emitted_at) and states of a read, one JSON line each. */
