@@ -38,8 +38,15 @@ const agree = (what: string, actual: unknown, source: string, expected: unknown)
 const read = (rel: string) => fs.readFileSync(path.resolve(ROOT, rel), 'utf8');
 const exists = (rel: string) => fs.existsSync(path.resolve(ROOT, rel));
 
+// This shell's environment without what `npm run smoke` adds (npm_config_*, its bin folders), so
+// RUN's npm reads its own settings (npm_config_nodedir would pin native builds to this Node).
+const npmBin = /node_modules\/\.bin$|node-gyp-bin/;
+const PATH = (process.env.PATH ?? '').split(':').filter((dir) => !npmBin.test(dir));
+const HOST = Object.entries(process.env).filter(([k]) => !/^(npm_|INIT_CWD$)/i.test(k));
+const HOST_ENV = { ...Object.fromEntries(HOST), PATH: PATH.join(':') };
+
 /** Runs a command to completion; its stdout. */
-function run(argv: string[], cwd = WORK, env = process.env): string {
+function run(argv: string[], cwd = WORK, env = HOST_ENV): string {
   const r = spawnSync(argv[0], argv.slice(1), { cwd, env, encoding: 'utf8', maxBuffer: 1 << 28 });
   const how = r.error?.message ?? `exit ${r.status ?? r.signal}`;
   check(r.status === 0, `${argv.join(' ')} failed (${how}): ${r.stderr?.slice(-2000)}`);
@@ -85,7 +92,8 @@ function plan(): Stage[] {
     const json = ins instanceof ast.JSONInstruction ? ins.getJSONStrings() : [];
     const exec = json.map((j) => j.getJSONValue());
     check(SUPPORTED.includes(keyword), `${where}: ${keyword} is not replayed (only ${SUPPORTED})`);
-    if (!(ins instanceof ast.Run)) check(!ins.getVariables().length, `${where}: variables: ${ins}`);
+    const vars = ins instanceof ast.Run ? [] : ins.getVariables(); // RUN's shell expands its own
+    check(!vars.length, `${where}: variables are not replayed: ${ins}`);
     if (ins instanceof ast.From) {
       const base = ins.getImage() ?? '';
       const root = fs.mkdtempSync(path.join(WORK, 'stage'));
@@ -113,7 +121,7 @@ function plan(): Stage[] {
     } else if (ins instanceof ast.Run) {
       check(!ins.getFlags().length, `${where}: RUN ${ins.getFlags().join(' ')} is not replayed`);
       const argv = exec.length ? exec : ['sh', '-c', ins.getArgumentsContent() ?? ''];
-      const [cwd, env] = [s.root + s.workdir, { ...process.env, ...s.env }];
+      const [cwd, env] = [s.root + s.workdir, { ...HOST_ENV, ...s.env }];
       s.steps.push(() => runStep(where, argv, cwd, env));
     } else if (ins instanceof ast.PropertyInstruction && ['ENV', 'LABEL'].includes(keyword)) {
       const into = keyword === 'ENV' ? s.env : s.labels;
@@ -288,7 +296,7 @@ async function main() {
   // The ENTRYPOINT's absolute paths live under the image's folder.
   const cmd = image.entrypoint.map((a) => (a.startsWith('/') ? image.root + a : a));
   const home = fs.mkdtempSync(path.join(WORK, 'home'));
-  const env = { PATH: process.env.PATH, HOME: home, ...image.env };
+  const env = { PATH: HOST_ENV.PATH, HOME: home, ...image.env };
   const both = (...args: string[]) => [
     run([...cmd, ...args], app, env),
     run([path.join(ROOT, 'bin/main'), ...args], ROOT, env),
