@@ -2,11 +2,12 @@
 # GoKart offers source for Airbyte.
 #   docker build -t gokart-connectors/source-gokart-offers:0.1.0 .
 #   docker run --rm gokart-connectors/source-gokart-offers:0.1.0 spec
-# scripts/image-smoke.sh replays this file without a Docker engine: use only FROM, WORKDIR,
-# COPY, RUN, ENV, ENTRYPOINT, LABEL and USER; keep RUN steps plain commands with relative
-# paths; keep io.airbyte.version equal to package.json's version and metadata.yaml's dockerImageTag.
+# tools/image-smoke.ts (`npm run smoke`) replays this file without a Docker engine: use only
+# FROM, WORKDIR, COPY, RUN, ENV, ENTRYPOINT, LABEL and USER; keep RUN steps plain commands with
+# relative paths; keep io.airbyte.version equal to package.json's version and metadata.yaml's
+# dockerImageTag. Node.js: the active LTS line; CI runs the tests on the same major.
 
-FROM node:22-alpine AS build
+FROM node:24-alpine AS build
 WORKDIR /build
 COPY package.json package-lock.json tsconfig.json ./
 RUN npm ci --no-audit --no-fund
@@ -20,7 +21,7 @@ RUN npm prune --omit=dev --omit=optional --no-audit --no-fund
 # for type checking only. Nothing needs it at run time.
 RUN rm -rf node_modules/typescript node_modules/.bin/tsc node_modules/.bin/tsserver
 
-FROM node:22-alpine
+FROM node:24-alpine
 WORKDIR /airbyte/integration_code
 ENV NODE_ENV=production
 COPY --from=build /build/package.json ./
