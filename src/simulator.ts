@@ -6,6 +6,8 @@
 import { randomUUID } from 'node:crypto';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Readable, pipeline } from 'node:stream';
+import { createGzip } from 'node:zlib';
 
 export const OFFERS_PATH = '/api/v1/sdk-offer-management/partner';
 
@@ -24,7 +26,18 @@ export interface Offer {
 export type SortMode = 'honour' | 'ignore' | 'reject';
 
 export interface Fault {
-  kind: 'status' | 'reset' | 'slow' | 'truncated' | 'unsuccessful' | 'not-json';
+  kind:
+    | 'status'
+    | 'reset'
+    | 'slow'
+    | 'truncated'
+    | 'unsuccessful'
+    | 'not-json'
+    // Hostile bodies: the real page after `bytes` of leading JSON whitespace (valid, but huge),
+    // leading whitespace that never ends, or the real page one byte every delayMs (default 500).
+    | 'huge'
+    | 'endless'
+    | 'drip';
   /** For 'status' (e.g. 429, 500, 503, 401, 404). */
   status?: number;
   /** Retry-After header value for 'status' (seconds "1" or an HTTP date). */
@@ -37,6 +50,10 @@ export interface Fault {
   times?: number;
   /** Envelope messages for 'status' / 'unsuccessful'. */
   messages?: string[];
+  /** For 'huge': the body's size in bytes (before gzip). */
+  bytes?: number;
+  /** For 'huge' / 'endless': send the body gzip-compressed (Content-Encoding: gzip). */
+  gzip?: boolean;
 }
 
 export interface SimulatorOptions {
@@ -114,6 +131,8 @@ const NAME_WORDS = [
 const MAX_PAGE_SIZE = 100;
 const MAX_PAGE = 2_147_483_647; // the API is .NET: page is an Int32
 const MAX_BODY_BYTES = 1 << 20;
+/** Padding for 'huge' / 'endless' bodies: JSON whitespace. */
+const PAD_CHUNK = Buffer.alloc(64 * 1024, ' ');
 const FILTER_CACHE_SIZE = 64;
 /** Control endpoints for a simulator in another process, and the method each takes. */
 const CONTROL_ROUTES: Readonly<Record<string, 'GET' | 'POST'>> = {
@@ -288,6 +307,9 @@ const FAULT_KINDS: readonly Fault['kind'][] = [
   'truncated',
   'unsuccessful',
   'not-json',
+  'huge',
+  'endless',
+  'drip',
 ];
 
 interface Stored {
@@ -375,7 +397,12 @@ interface Reply {
   body: string;
   contentType: string;
   headers?: Record<string, string>;
-  mode: 'normal' | 'truncated' | 'reset';
+  mode: 'normal' | 'truncated' | 'reset' | 'padded' | 'drip';
+  /** 'padded': this many bytes of whitespace before the body (Infinity: endless), maybe gzipped. */
+  padBytes?: number;
+  gzip?: boolean;
+  /** 'drip': ms between bytes. */
+  dripMs?: number;
 }
 
 interface ArmedFault {
@@ -458,6 +485,11 @@ function validateFault(input: unknown): Fault {
   optionalInt('delayMs', 0, 3_600_000);
   optionalInt('page', 0, MAX_PAGE);
   optionalInt('times', 1, Number.MAX_SAFE_INTEGER);
+  optionalInt('bytes', 0, Number.MAX_SAFE_INTEGER);
+  if (f.kind === 'huge' && f.bytes === undefined) throw new BadRequest('fault.bytes missing');
+  if (f.gzip !== undefined && typeof f.gzip !== 'boolean') {
+    throw new BadRequest('fault.gzip must be a boolean');
+  }
   if (f.kind === 'status' && f.status === undefined) throw new BadRequest('fault.status missing');
   if (f.kind === 'slow' && f.delayMs === undefined) throw new BadRequest('fault.delayMs missing');
   if (f.retryAfter !== undefined && typeof f.retryAfter !== 'string') {
@@ -839,6 +871,15 @@ export class GoKartSimulator {
             contentType: 'text/html; charset=utf-8',
             mode: 'normal',
           };
+        case 'huge':
+        case 'endless': {
+          const reply = this.answerQuery(params);
+          const padBytes =
+            f.kind === 'endless' ? Infinity : Math.max(0, (f.bytes ?? 0) - reply.body.length);
+          return { ...reply, mode: 'padded', padBytes, gzip: f.gzip };
+        }
+        case 'drip':
+          return { ...this.answerQuery(params), mode: 'drip', dripMs: f.delayMs ?? 500 };
       }
     }
     return this.answerQuery(params);
@@ -895,6 +936,8 @@ export class GoKartSimulator {
       return;
     }
     const body = Buffer.from(reply.body);
+    if (reply.mode === 'padded') return this.sendPadded(res, reply, body);
+    if (reply.mode === 'drip') return void this.drip(res, reply, body);
     res.writeHead(reply.status, {
       'Content-Type': reply.contentType,
       'Content-Length': body.length,
@@ -906,6 +949,40 @@ export class GoKartSimulator {
       return;
     }
     res.end(body);
+  }
+
+  /** Whitespace, then the body: streamed with backpressure, so the simulator stays small. */
+  private sendPadded(res: http.ServerResponse, reply: Reply, body: Buffer): void {
+    const padBytes = reply.padBytes ?? 0;
+    const length = padBytes + body.length;
+    res.writeHead(reply.status, {
+      'Content-Type': reply.contentType,
+      ...(reply.gzip ? { 'Content-Encoding': 'gzip' } : {}),
+      ...(reply.gzip || !Number.isFinite(length) ? {} : { 'Content-Length': length }),
+    });
+    function* chunks(): Generator<Buffer> {
+      for (let left = padBytes; left > 0; left -= PAD_CHUNK.length) {
+        yield left >= PAD_CHUNK.length ? PAD_CHUNK : PAD_CHUNK.subarray(0, left);
+      }
+      yield body;
+    }
+    const source = Readable.from(chunks(), { objectMode: false });
+    // Errors mean the client went away: nothing to do.
+    if (reply.gzip) pipeline(source, createGzip(), res, () => {});
+    else pipeline(source, res, () => {});
+  }
+
+  /** The headers at once, then one byte every `ms` until the body is sent or the client leaves. */
+  private async drip(res: http.ServerResponse, reply: Reply, body: Buffer): Promise<void> {
+    res.writeHead(reply.status, {
+      'Content-Type': reply.contentType,
+      'Content-Length': body.length,
+    });
+    for (let i = 0; i < body.length && !this.closed && !res.destroyed; i++) {
+      res.write(body.subarray(i, i + 1));
+      await this.sleep(reply.dripMs ?? 500);
+    }
+    if (!res.destroyed) res.end();
   }
 
   private async serveControl(
