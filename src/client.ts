@@ -121,9 +121,7 @@ export class GoKartClient {
     // Each attempt (axios-retry sends the config again) gets a fresh signal that also aborts
     // when the attempt, headers and body, takes longer than the timeout.
     this.http.interceptors.request.use((request) => {
-      const deadline = AbortSignal.timeout(config.timeoutMs);
-      const caller = request.gokart?.callerSignal;
-      request.signal = caller ? AbortSignal.any([caller, deadline]) : deadline;
+      request.signal = attemptSignal(config.timeoutMs, request.gokart?.callerSignal);
       return request;
     });
     this.http.interceptors.response.use(parseEnvelope);
@@ -222,6 +220,19 @@ export class GoKartClient {
 function pageOf(config: InternalAxiosRequestConfig | undefined): number {
   const match = /[?&]page=(\d+)/.exec(config?.url ?? '');
   return match ? Number(match[1]) : -1;
+}
+
+/**
+ * Aborts after `ms`, or with the caller. Not AbortSignal.timeout: a signal only
+ * AbortSignal.any refers to may be garbage-collected, and its timer with it.
+ */
+function attemptSignal(ms: number, caller: AbortSignal | undefined): AbortSignal {
+  const controller = new AbortController();
+  setTimeout(
+    () => controller.abort(new DOMException('attempt timed out', 'TimeoutError')),
+    ms,
+  ).unref();
+  return caller ? AbortSignal.any([caller, controller.signal]) : controller.signal;
 }
 
 function mib(bytes: number): string {

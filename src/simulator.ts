@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable, pipeline } from 'node:stream';
-import { createGzip } from 'node:zlib';
+import { gzipSync } from 'node:zlib';
 
 export const OFFERS_PATH = '/api/v1/sdk-offer-management/partner';
 
@@ -131,8 +131,15 @@ const NAME_WORDS = [
 const MAX_PAGE_SIZE = 100;
 const MAX_PAGE = 2_147_483_647; // the API is .NET: page is an Int32
 const MAX_BODY_BYTES = 1 << 20;
-/** Padding for 'huge' / 'endless' bodies: JSON whitespace. */
-const PAD_CHUNK = Buffer.alloc(64 * 1024, ' ');
+/** Padding for 'huge' / 'endless' bodies: 1 MiB of JSON whitespace, plain and as one gzip member. */
+let padding: { plain: Buffer; gzip: Buffer } | undefined;
+function pad(): { plain: Buffer; gzip: Buffer } {
+  if (!padding) {
+    const plain = Buffer.alloc(1 << 20, ' ');
+    padding = { plain, gzip: gzipSync(plain) };
+  }
+  return padding;
+}
 const FILTER_CACHE_SIZE = 64;
 /** Control endpoints for a simulator in another process, and the method each takes. */
 const CONTROL_ROUTES: Readonly<Record<string, 'GET' | 'POST'>> = {
@@ -960,16 +967,16 @@ export class GoKartSimulator {
       ...(reply.gzip ? { 'Content-Encoding': 'gzip' } : {}),
       ...(reply.gzip || !Number.isFinite(length) ? {} : { 'Content-Length': length }),
     });
+    // Gzip as concatenated members, compressed once: a gigabyte costs about a megabyte.
+    const { plain, gzip } = pad();
     function* chunks(): Generator<Buffer> {
-      for (let left = padBytes; left > 0; left -= PAD_CHUNK.length) {
-        yield left >= PAD_CHUNK.length ? PAD_CHUNK : PAD_CHUNK.subarray(0, left);
-      }
-      yield body;
+      let left = padBytes;
+      for (; left >= plain.length; left -= plain.length) yield reply.gzip ? gzip : plain;
+      const tail = Buffer.concat([plain.subarray(0, left), body]);
+      yield reply.gzip ? gzipSync(tail) : tail;
     }
-    const source = Readable.from(chunks(), { objectMode: false });
-    // Errors mean the client went away: nothing to do.
-    if (reply.gzip) pipeline(source, createGzip(), res, () => {});
-    else pipeline(source, res, () => {});
+    // An error means the client went away: nothing to do.
+    pipeline(Readable.from(chunks(), { objectMode: false }), res, () => {});
   }
 
   /** The headers at once, then one byte every `ms` until the body is sent or the client leaves. */
