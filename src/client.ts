@@ -1,5 +1,5 @@
 import axios, { AxiosError, AxiosInstance, AxiosResponse, InternalAxiosRequestConfig } from 'axios';
-import axiosRetry, { exponentialDelay, retryAfter } from 'axios-retry';
+import axiosRetry, { exponentialDelay } from 'axios-retry';
 import http from 'http';
 import https from 'https';
 import zlib from 'zlib';
@@ -179,8 +179,9 @@ export class GoKartClient {
       );
     }
     if (!isRetryable(err)) return err;
-    const retryAfterMs = response?.headers['retry-after'] ? retryAfter(err) : undefined;
-    state.retryAt = retryAfterMs === undefined ? undefined : Date.now() + retryAfterMs;
+    const now = Date.now();
+    state.retryAt = retryAfterAt(response, now);
+    const retryAfterMs = state.retryAt === undefined ? undefined : state.retryAt - now;
     const attempt =
       ((config['axios-retry'] as { retryCount?: number } | undefined)?.retryCount ?? 0) + 1;
     const backoffMs = exponentialDelay(attempt - 1, undefined, this.config.retryBaseDelayMs);
@@ -233,6 +234,14 @@ function attemptSignal(ms: number, caller: AbortSignal | undefined): AbortSignal
     ms,
   ).unref();
   return caller ? AbortSignal.any([caller, controller.signal]) : controller.signal;
+}
+
+/** When GoKart's Retry-After (seconds or an HTTP date) says it takes requests again, epoch ms. */
+function retryAfterAt(response: AxiosResponse | undefined, now: number): number | undefined {
+  const value = String(response?.headers['retry-after'] ?? '').trim();
+  if (value === '') return undefined;
+  const at = /^\d+$/.test(value) ? now + Number(value) * 1000 : Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(at, now);
 }
 
 function mib(bytes: number): string {
@@ -375,11 +384,12 @@ export function toApiError(err: unknown, page: number, config: GoKartConfig): Ap
       failureType = 'system_error';
       break;
     case err.code === WAIT_TOO_LONG: {
-      const waitMs = retryAfter(err);
-      const at = new Date(Date.now() + waitMs).toISOString().replace(/\.\d+Z$/, 'Z');
+      const now = Date.now();
+      const at = retryAfterAt(err.response, now) ?? now;
+      const when = new Date(at).toISOString().replace(/\.\d+Z$/, 'Z');
       message =
-        `GoKart is rate limiting (${what}) and allows the next request at ${at} ` +
-        `(in ${duration(waitMs)}), beyond the ${duration(MAX_RETRY_WAIT_MS)} the connector ` +
+        `GoKart is rate limiting (${what}) and allows the next request at ${when} ` +
+        `(in ${duration(at - now)}), beyond the ${duration(MAX_RETRY_WAIT_MS)} the connector ` +
         `waits in all for page ${page}: run the sync again after that time`;
       break;
     }
