@@ -1,9 +1,10 @@
 import axios, { AxiosError, AxiosInstance, AxiosResponse, InternalAxiosRequestConfig } from 'axios';
-import axiosRetry, { exponentialDelay, retryAfter } from 'axios-retry';
+import axiosRetry, { exponentialDelay } from 'axios-retry';
 import http from 'http';
 import https from 'https';
+import zlib from 'zlib';
 import { GoKartConfig } from './config';
-import { ApiError, FailureType } from './errors';
+import { ApiError, errorText, FailureType } from './errors';
 import { cleanServerText } from './text';
 import { validators } from './validators';
 
@@ -48,6 +49,51 @@ type ServedPage = Omit<OffersPage, 'pageSize'> & { pageSize?: number };
 
 /** Thrown by the response interceptor for a 200 whose body is not a usable envelope. */
 const BAD_BODY = 'EGOKARTBODY';
+/** A response larger than MAX_RESPONSE_BYTES: not retried. */
+const TOO_LARGE = 'EGOKARTTOOLARGE';
+/** A Retry-After beyond what is left of MAX_RETRY_WAIT_MS: not retried. */
+const WAIT_TOO_LONG = 'EGOKARTWAIT';
+
+/** The most one response may have, as received and as decompressed. A page of 100 offers is tens of KB. */
+export const MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
+/** Exponential backoff alone waits at most this long before a retry. */
+const MAX_BACKOFF_MS = 60_000;
+/** A request waits for GoKart's Retry-After only while all its waits add up to at most this. */
+export const MAX_RETRY_WAIT_MS = 5 * 60_000;
+
+/** One request's state across its attempts (axios-retry sends the same config again). */
+interface RequestState {
+  /** The caller's signal; each attempt listens to it and to its own timeout. */
+  callerSignal?: AbortSignal;
+  /** Time spent waiting before retries so far. */
+  waitedMs: number;
+  /** Decided after a failed attempt: the wait before the next one. */
+  nextWaitMs?: number;
+  /** When GoKart said (Retry-After) it takes requests again, epoch ms. */
+  retryAt?: number;
+}
+
+declare module 'axios' {
+  interface AxiosRequestConfig {
+    gokart?: RequestState;
+  }
+}
+
+/**
+ * The Retry-After rule: the wait before a retry is exponential backoff (at most a minute), or
+ * longer if GoKart's Retry-After asks, as long as the request's waits stay within
+ * MAX_RETRY_WAIT_MS in all. Undefined when Retry-After asks for more: the request fails now.
+ */
+export function retryWaitMs(
+  backoffMs: number,
+  retryAfterMs: number | undefined,
+  waitedMs: number,
+): number | undefined {
+  const backoff = Math.min(backoffMs, MAX_BACKOFF_MS);
+  if (retryAfterMs === undefined) return backoff;
+  if (waitedMs + retryAfterMs > MAX_RETRY_WAIT_MS) return undefined;
+  return Math.max(backoff, retryAfterMs);
+}
 
 /** Reads the offers list page by page: keep-alive, retries with backoff, strict envelope checks. */
 export class GoKartClient {
@@ -64,38 +110,92 @@ export class GoKartClient {
       : new http.Agent({ keepAlive: true });
     this.http = axios.create({
       baseURL: config.baseUrl,
-      timeout: config.timeoutMs,
-      headers: { Authorization: `ApiToken ${config.apiToken}`, Accept: 'application/json' },
-      // Parse ourselves: a body that is not the envelope must become a retryable error
-      // that names the page, not an axios parse failure.
-      responseType: 'text',
+      headers: {
+        Authorization: `ApiToken ${config.apiToken}`,
+        Accept: 'application/json',
+        'Accept-Encoding': 'gzip, deflate, br',
+      },
+      // Raw bytes, capped: bodyText decompresses with its own cap and parseEnvelope parses,
+      // so a body that is not the envelope becomes a retryable error that names the page.
+      responseType: 'arraybuffer',
+      decompress: false,
+      maxContentLength: MAX_RESPONSE_BYTES,
       transformResponse: (data: unknown) => data,
-      transitional: { clarifyTimeoutError: true },
       maxRedirects: 0, // never follow a redirect with the token to another host
       ...(isHttps ? { httpsAgent: this.agent } : { httpAgent: this.agent }),
     });
+    // Each attempt (axios-retry sends the config again) gets a fresh signal that also aborts
+    // when the attempt, headers and body, takes longer than the timeout.
+    this.http.interceptors.request.use((request) => {
+      request.signal = attemptSignal(config.timeoutMs, request.gokart?.callerSignal);
+      return request;
+    });
     this.http.interceptors.response.use(parseEnvelope);
+    this.http.interceptors.response.use(undefined, (err: unknown) => {
+      throw this.failedAttempt(err);
+    });
     axiosRetry(this.http, {
       retries: config.maxRetries,
-      shouldResetTimeout: true, // the timeout is per attempt
       retryCondition: isRetryable,
       retryDelay: (attempt, error) => {
-        const delayMs = Math.min(
-          exponentialDelay(attempt - 1, error, config.retryBaseDelayMs),
-          // Retry-After is honoured up to 10 minutes; exponential backoff alone is capped at 1 minute.
-          Math.max(60_000, Math.min(retryAfter(error), 600_000)),
-        );
+        const state = error.config?.gokart ?? { waitedMs: 0 };
+        const delayMs = Math.round(state.nextWaitMs ?? 0);
+        state.waitedMs += delayMs;
         this.onRetry({
           page: pageOf(error.config),
           attempt,
-          delayMs: Math.round(delayMs),
+          delayMs,
           reason: describeFailure(error),
           rateLimited: error.response?.status === 429,
-          quotaReset: error.response?.headers['retry-after'] ? Date.now() + delayMs : undefined,
+          quotaReset: state.retryAt,
         });
         return delayMs;
       },
     });
+  }
+
+  /**
+   * After each failed attempt, before axios-retry: names timeouts and oversized answers, and
+   * decides the wait before a retry, or that GoKart's Retry-After is too far to wait for.
+   */
+  private failedAttempt(err: unknown): unknown {
+    const state = err instanceof AxiosError ? err.config?.gokart : undefined;
+    if (!(err instanceof AxiosError) || !err.config || !state) return err;
+    const { config, request, response } = err;
+    const timedOut = axios.isCancel(err) && !state.callerSignal?.aborted;
+    // The wait before a retry listens only to the caller; the next attempt gets a new signal.
+    config.signal = state.callerSignal;
+    if (response && Buffer.isBuffer(response.data)) {
+      try {
+        response.data = bodyText(response);
+      } catch {
+        response.data = '';
+      }
+    }
+    if (timedOut) {
+      const seconds = this.config.timeoutMs / 1000;
+      return new AxiosError(`no complete answer within ${seconds} s`, 'ETIMEDOUT', config, request);
+    }
+    if (err.code === AxiosError.ERR_BAD_RESPONSE && err.message.startsWith('maxContentLength')) {
+      return new AxiosError(
+        `more than ${mib(MAX_RESPONSE_BYTES)} received`,
+        TOO_LARGE,
+        config,
+        request,
+      );
+    }
+    if (!isRetryable(err)) return err;
+    const now = Date.now();
+    state.retryAt = retryAfterAt(response, now);
+    const retryAfterMs = state.retryAt === undefined ? undefined : state.retryAt - now;
+    const attempt =
+      ((config['axios-retry'] as { retryCount?: number } | undefined)?.retryCount ?? 0) + 1;
+    const backoffMs = exponentialDelay(attempt - 1, undefined, this.config.retryBaseDelayMs);
+    state.nextWaitMs = retryWaitMs(backoffMs, retryAfterMs, state.waitedMs);
+    if (state.nextWaitMs === undefined) {
+      return new AxiosError(err.message, WAIT_TOO_LONG, config, request, response);
+    }
+    return err;
   }
 
   async fetchPage(request: PageRequest, signal?: AbortSignal): Promise<OffersPage> {
@@ -110,7 +210,9 @@ export class GoKartClient {
     if (this.config.search) params.set('filter.search', this.config.search);
     if (this.config.offerType) params.set('filter.offer_type', this.config.offerType);
     try {
-      const response = await this.http.get<ServedPage>(`${OFFERS_PATH}?${params}`, { signal });
+      const response = await this.http.get<ServedPage>(`${OFFERS_PATH}?${params}`, {
+        gokart: { callerSignal: signal, waitedMs: 0 },
+      });
       const page = response.data;
       // A server that omits pageSize (or sends 0) is taken to use the size asked for.
       return { ...page, pageSize: page.pageSize || this.config.pageSize };
@@ -129,7 +231,56 @@ function pageOf(config: InternalAxiosRequestConfig | undefined): number {
   return match ? Number(match[1]) : -1;
 }
 
+/**
+ * Aborts after `ms`, or with the caller. Not AbortSignal.timeout: a signal only
+ * AbortSignal.any refers to may be garbage-collected, and its timer with it.
+ */
+function attemptSignal(ms: number, caller: AbortSignal | undefined): AbortSignal {
+  const controller = new AbortController();
+  setTimeout(
+    () => controller.abort(new DOMException('attempt timed out', 'TimeoutError')),
+    ms,
+  ).unref();
+  return caller ? AbortSignal.any([caller, controller.signal]) : controller.signal;
+}
+
+/** When GoKart's Retry-After (seconds or an HTTP date) says it takes requests again, epoch ms. */
+function retryAfterAt(response: AxiosResponse | undefined, now: number): number | undefined {
+  const value = String(response?.headers['retry-after'] ?? '').trim();
+  if (value === '') return undefined;
+  const at = /^\d+$/.test(value) ? now + Number(value) * 1000 : Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(at, now);
+}
+
+function mib(bytes: number): string {
+  return `${bytes / (1024 * 1024)} MiB`;
+}
+
+/** The body as text; decompressed here rather than by axios, so that size is capped too. */
+function bodyText(response: AxiosResponse): string {
+  const raw = response.data as Buffer;
+  const options = { maxOutputLength: MAX_RESPONSE_BYTES };
+  const encoding = String(response.headers['content-encoding'] ?? '')
+    .trim()
+    .toLowerCase();
+  let body: Buffer;
+  if (encoding === '' || encoding === 'identity') body = raw;
+  else if (['gzip', 'x-gzip', 'deflate'].includes(encoding)) body = zlib.unzipSync(raw, options);
+  else if (encoding === 'br') body = zlib.brotliDecompressSync(raw, options);
+  else throw new Error(`unsupported Content-Encoding ${encoding}`);
+  return body.toString('utf8').replace(/^\uFEFF/, '');
+}
+
 function parseEnvelope(response: AxiosResponse): AxiosResponse {
+  try {
+    response.data = bodyText(response);
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
+      const message = `more than ${mib(MAX_RESPONSE_BYTES)} after decompression`;
+      throw new AxiosError(message, TOO_LARGE, response.config, response.request);
+    }
+    throw badBody(response, `the body could not be decompressed (${errorText(err)})`);
+  }
   let body: unknown;
   try {
     body = JSON.parse(response.data as string);
@@ -158,6 +309,7 @@ function isRetryable(error: AxiosError): boolean {
   if (axios.isCancel(error) || error.code === 'ERR_CANCELED') return false;
   // A host name that does not exist (a mistyped tenant) will not appear by retrying.
   if (error.code === 'ENOTFOUND') return false;
+  if (error.code === TOO_LARGE || error.code === WAIT_TOO_LONG) return false;
   if (error.code === BAD_BODY) return true;
   const status = error.response?.status;
   // No status: network error, reset or timeout. A 2xx that still failed: the body was cut off.
@@ -186,7 +338,8 @@ function describeFailure(error: AxiosError): string {
     }
     return `HTTP ${error.response.status}${apiMessages(body)}`;
   }
-  if (error.code === 'ETIMEDOUT' || error.code === 'ECONNABORTED') return 'the request timed out';
+  if (error.code === 'ETIMEDOUT') return `the request timed out (${error.message})`;
+  if (error.code === 'ECONNABORTED') return 'the request timed out';
   return `network error ${error.code ?? ''} ${error.message}`.trim();
 }
 
@@ -231,6 +384,23 @@ export function toApiError(err: unknown, page: number, config: GoKartConfig): Ap
       message = `GoKart refused the request for page ${page} (${what})`;
       failureType = 'system_error';
       break;
+    case err.code === TOO_LARGE:
+      message =
+        `GoKart's response for page ${page} exceeded the ${mib(MAX_RESPONSE_BYTES)} size limit ` +
+        `(${err.message}), so the connector stopped reading it; a page of ${config.pageSize} ` +
+        `offers is normally tens of KB: check api_url, or report it to GoKart`;
+      failureType = 'system_error';
+      break;
+    case err.code === WAIT_TOO_LONG: {
+      const now = Date.now();
+      const at = retryAfterAt(err.response, now) ?? now;
+      const when = new Date(at).toISOString().replace(/\.\d+Z$/, 'Z');
+      message =
+        `GoKart is rate limiting (${what}) and allows the next request at ${when} ` +
+        `(in ${duration(at - now)}), beyond the ${duration(MAX_RETRY_WAIT_MS)} the connector ` +
+        `waits in all for page ${page}: run the sync again after that time`;
+      break;
+    }
     case err.code === 'ENOTFOUND':
       message = `Cannot resolve host ${host}: check tenant (or api_url)`;
       failureType = 'config_error';
@@ -245,4 +415,11 @@ export function toApiError(err: unknown, page: number, config: GoKartConfig): Ap
       message = `Reading page ${page} failed${after}: ${what}`;
   }
   return new ApiError(message, failureType, status, page);
+}
+
+/** 5 minutes, 10 hours: a wait as people say it. */
+function duration(ms: number): string {
+  if (ms < 120_000) return `${Math.ceil(ms / 1000)} seconds`;
+  if (ms < 7_200_000) return `${Math.round(ms / 60_000)} minutes`;
+  return `${Math.round(ms / 3_600_000)} hours`;
 }

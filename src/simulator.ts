@@ -6,6 +6,8 @@
 import { randomUUID } from 'node:crypto';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Readable, pipeline } from 'node:stream';
+import { gzipSync } from 'node:zlib';
 
 export const OFFERS_PATH = '/api/v1/sdk-offer-management/partner';
 
@@ -36,7 +38,12 @@ export interface Fault {
     | 'short-page'
     | 'repeat-pages'
     // 'rewrite' serves the page's offers altered as `rewrite` says (see Rewrite).
-    | 'rewrite';
+    | 'rewrite'
+    // Hostile bodies: the real page after `bytes` of leading JSON whitespace (valid, but huge),
+    // leading whitespace that never ends, or the real page one byte every delayMs (default 500).
+    | 'huge'
+    | 'endless'
+    | 'drip';
   /** For 'status' (e.g. 429, 500, 503, 401, 404). */
   status?: number;
   /** Retry-After header value for 'status' (seconds "1" or an HTTP date). */
@@ -55,6 +62,10 @@ export interface Fault {
   echoToken?: boolean;
   /** For 'rewrite': how every offer of the answered page is altered (the inventory is not). */
   rewrite?: Rewrite;
+  /** For 'huge': the body's size in bytes (before gzip). */
+  bytes?: number;
+  /** For 'huge' / 'endless': send the body gzip-compressed (Content-Encoding: gzip). */
+  gzip?: boolean;
 }
 
 /**
@@ -151,6 +162,15 @@ const NAME_WORDS = [
 const MAX_PAGE_SIZE = 100;
 const MAX_PAGE = 2_147_483_647; // the API is .NET: page is an Int32
 const MAX_BODY_BYTES = 1 << 20;
+/** Padding for 'huge' / 'endless' bodies: 1 MiB of JSON whitespace, plain and as one gzip member. */
+let padding: { plain: Buffer; gzip: Buffer } | undefined;
+function pad(): { plain: Buffer; gzip: Buffer } {
+  if (!padding) {
+    const plain = Buffer.alloc(1 << 20, ' ');
+    padding = { plain, gzip: gzipSync(plain) };
+  }
+  return padding;
+}
 const FILTER_CACHE_SIZE = 64;
 /** Control endpoints for a simulator in another process, and the method each takes. */
 const CONTROL_ROUTES: Readonly<Record<string, 'GET' | 'POST'>> = {
@@ -328,6 +348,9 @@ const FAULT_KINDS: readonly Fault['kind'][] = [
   'short-page',
   'repeat-pages',
   'rewrite',
+  'huge',
+  'endless',
+  'drip',
 ];
 /** The totalPages a 'repeat-pages' fault claims. */
 export const REPEAT_TOTAL_PAGES = 10_000_000;
@@ -417,7 +440,12 @@ interface Reply {
   body: string;
   contentType: string;
   headers?: Record<string, string>;
-  mode: 'normal' | 'truncated' | 'reset';
+  mode: 'normal' | 'truncated' | 'reset' | 'padded' | 'drip';
+  /** 'padded': this many bytes of whitespace before the body (Infinity: endless), maybe gzipped. */
+  padBytes?: number;
+  gzip?: boolean;
+  /** 'drip': ms between bytes. */
+  dripMs?: number;
 }
 
 interface ArmedFault {
@@ -501,6 +529,11 @@ function validateFault(input: unknown): Fault {
   optionalInt('page', 0, MAX_PAGE);
   optionalInt('times', 1, Number.MAX_SAFE_INTEGER);
   optionalInt('keep', 0, MAX_PAGE_SIZE);
+  optionalInt('bytes', 0, Number.MAX_SAFE_INTEGER);
+  if (f.kind === 'huge' && f.bytes === undefined) throw new BadRequest('fault.bytes missing');
+  if (f.gzip !== undefined && typeof f.gzip !== 'boolean') {
+    throw new BadRequest('fault.gzip must be a boolean');
+  }
   if (f.kind === 'status' && f.status === undefined) throw new BadRequest('fault.status missing');
   if (f.kind === 'slow' && f.delayMs === undefined) throw new BadRequest('fault.delayMs missing');
   if (f.echoToken !== undefined && typeof f.echoToken !== 'boolean') {
@@ -896,9 +929,17 @@ export class GoKartSimulator {
           };
         case 'short-page':
         case 'repeat-pages':
-          return this.answerQuery(params, f);
         case 'rewrite':
           return this.answerQuery(params, f);
+        case 'huge':
+        case 'endless': {
+          const reply = this.answerQuery(params);
+          const padBytes =
+            f.kind === 'endless' ? Infinity : Math.max(0, (f.bytes ?? 0) - reply.body.length);
+          return { ...reply, mode: 'padded', padBytes, gzip: f.gzip };
+        }
+        case 'drip':
+          return { ...this.answerQuery(params), mode: 'drip', dripMs: f.delayMs ?? 500 };
       }
     }
     return this.answerQuery(params);
@@ -964,6 +1005,8 @@ export class GoKartSimulator {
       return;
     }
     const body = Buffer.from(reply.body);
+    if (reply.mode === 'padded') return this.sendPadded(res, reply, body);
+    if (reply.mode === 'drip') return void this.drip(res, reply, body);
     res.writeHead(reply.status, {
       'Content-Type': reply.contentType,
       'Content-Length': body.length,
@@ -975,6 +1018,40 @@ export class GoKartSimulator {
       return;
     }
     res.end(body);
+  }
+
+  /** Whitespace, then the body: streamed with backpressure, so the simulator stays small. */
+  private sendPadded(res: http.ServerResponse, reply: Reply, body: Buffer): void {
+    const padBytes = reply.padBytes ?? 0;
+    const length = padBytes + body.length;
+    res.writeHead(reply.status, {
+      'Content-Type': reply.contentType,
+      ...(reply.gzip ? { 'Content-Encoding': 'gzip' } : {}),
+      ...(reply.gzip || !Number.isFinite(length) ? {} : { 'Content-Length': length }),
+    });
+    // Gzip as concatenated members, compressed once: a gigabyte costs about a megabyte.
+    const { plain, gzip } = pad();
+    function* chunks(): Generator<Buffer> {
+      let left = padBytes;
+      for (; left >= plain.length; left -= plain.length) yield reply.gzip ? gzip : plain;
+      const tail = Buffer.concat([plain.subarray(0, left), body]);
+      yield reply.gzip ? gzipSync(tail) : tail;
+    }
+    // An error means the client went away: nothing to do.
+    pipeline(Readable.from(chunks(), { objectMode: false }), res, () => {});
+  }
+
+  /** The headers at once, then one byte every `ms` until the body is sent or the client leaves. */
+  private async drip(res: http.ServerResponse, reply: Reply, body: Buffer): Promise<void> {
+    res.writeHead(reply.status, {
+      'Content-Type': reply.contentType,
+      'Content-Length': body.length,
+    });
+    for (let i = 0; i < body.length && !this.closed && !res.destroyed; i++) {
+      res.write(body.subarray(i, i + 1));
+      await this.sleep(reply.dripMs ?? 500);
+    }
+    if (!res.destroyed) res.end();
   }
 
   private async serveControl(

@@ -12,6 +12,9 @@ import { ConfigError, ConnectorError, errorText } from './errors';
 import { estimate, ReadSink, streamState, streamStatus, traceError } from './output';
 import { OFFERS_STREAM, OffersState, openRead, parseInputState } from './state';
 
+/** `check` answers within this, whatever the server does. */
+export const CHECK_DEADLINE_MS = 30_000;
+
 export interface CheckResult {
   status: AirbyteConnectionStatus;
   message: string;
@@ -41,19 +44,24 @@ export class GoKartSource {
       return { status: AirbyteConnectionStatus.FAILED, message: errorText(err) };
     }
     // One small page; few retries, so a wrong host is reported quickly.
-    const client = new GoKartClient({
-      ...config,
-      pageSize: 1,
-      maxRetries: Math.min(config.maxRetries, 2),
-    });
+    let lastFailure: string | undefined;
+    const client = new GoKartClient(
+      { ...config, pageSize: 1, maxRetries: Math.min(config.maxRetries, 2) },
+      (notice) => (lastFailure = notice.reason),
+    );
+    const deadline = AbortSignal.timeout(CHECK_DEADLINE_MS);
     try {
-      const page = await client.fetchPage({ page: 0 });
+      const page = await client.fetchPage({ page: 0 }, deadline);
       return {
         status: AirbyteConnectionStatus.SUCCEEDED,
         message: `Connected to ${config.baseUrl}: ${page.totalCount} offers visible`,
       };
     } catch (err) {
-      return { status: AirbyteConnectionStatus.FAILED, message: errorText(err) };
+      const message = deadline.aborted
+        ? `No answer from ${config.baseUrl} within ${CHECK_DEADLINE_MS / 1000} s` +
+          (lastFailure ? ` (the last attempt failed: ${lastFailure})` : '')
+        : errorText(err);
+      return { status: AirbyteConnectionStatus.FAILED, message };
     } finally {
       client.close();
     }

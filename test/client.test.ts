@@ -1,7 +1,13 @@
 import { AxiosError } from 'axios';
 import http from 'http';
 import type { AddressInfo } from 'net';
-import { GoKartClient, RetryNotice, toApiError } from '../src/client';
+import {
+  GoKartClient,
+  MAX_RETRY_WAIT_MS,
+  RetryNotice,
+  retryWaitMs,
+  toApiError,
+} from '../src/client';
 import { GoKartConfig, resolveConfig, validateConfig } from '../src/config';
 import { GoKartSimulator } from '../src/simulator';
 
@@ -73,6 +79,57 @@ describe('GoKartClient', () => {
     expect(Date.now() - started).toBeLessThan(5000);
   });
 
+  it("reports the server's own Retry-After time as the quota reset", async () => {
+    const until = new Date(Date.now() + 2000);
+    sim.injectFault({ kind: 'status', status: 429, retryAfter: until.toUTCString() });
+    const notices = await withClient(config(), async (c, n) => {
+      await c.fetchPage({ page: 0 });
+      return n;
+    });
+    expect(notices[0].quotaReset).toBe(Date.parse(until.toUTCString()));
+  });
+
+  it('does not wait for a Retry-After beyond the budget: fails at once, naming the time', async () => {
+    sim.injectFault({ kind: 'status', status: 429, retryAfter: '36000', times: 5 });
+    const err = await withClient(config(), async (c, n) => {
+      const e = await c.fetchPage({ page: 0 }).catch((x) => x);
+      expect(n).toHaveLength(0);
+      return e;
+    });
+    expect(sim.requests).toHaveLength(1);
+    expect(err.failureType).toBe('transient_error');
+    expect(err.message).toMatch(
+      /^GoKart is rate limiting \(HTTP 429 \(API said: Too Many Requests\)\) and allows the next request at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(in 10 hours\), beyond the 5 minutes the connector waits in all for page 0/,
+    );
+  });
+
+  it.each([
+    ['a huge body', { kind: 'huge', bytes: 20_000_000 }],
+    ['a gzip bomb', { kind: 'huge', bytes: 200_000_000, gzip: true }],
+  ] as const)('refuses %s past 8 MiB without retrying', async (_, fault) => {
+    sim.injectFault({ ...fault, times: 5 });
+    const err = await withClient(config(), (c) => c.fetchPage({ page: 0 })).catch((e) => e);
+    expect(sim.requests).toHaveLength(1);
+    expect(err.failureType).toBe('system_error');
+    expect(err.message).toMatch(/^GoKart's response for page 0 exceeded the 8 MiB size limit/);
+  });
+
+  it('reads a gzip-compressed page', async () => {
+    sim.injectFault({ kind: 'huge', bytes: 0, gzip: true });
+    const page = await withClient(config(), (c) => c.fetchPage({ page: 0 }));
+    expect(page.items).toHaveLength(100);
+  });
+
+  it('times out the whole attempt, not only idle time', async () => {
+    // One byte every 100 ms never leaves the socket idle for a second, and takes minutes.
+    sim.injectFault({ kind: 'drip', delayMs: 100 });
+    const cfg = config({ request_timeout_seconds: 1, max_retries: 0 });
+    const err = await withClient(cfg, (c) => c.fetchPage({ page: 0 })).catch((e) => e);
+    expect(err.message).toBe(
+      'Reading page 0 failed: the request timed out (no complete answer within 1 s)',
+    );
+  });
+
   it('backs off exponentially with jitter between retries', async () => {
     sim.injectFault({ kind: 'status', status: 503, times: 3 });
     const notices = await withClient({ ...config(), retryBaseDelayMs: 100 }, async (c, n) => {
@@ -114,6 +171,26 @@ describe('GoKartClient', () => {
     expect(notices[0].reason).toBe(
       'HTTP 200 but isSuccessful is not true (API said: index rebuilding)',
     );
+  });
+});
+
+describe('retryWaitMs (the Retry-After rule)', () => {
+  it('backs off exponentially, at most a minute, without Retry-After', () => {
+    expect(retryWaitMs(800, undefined, 0)).toBe(800);
+    expect(retryWaitMs(200_000, undefined, 10 * MAX_RETRY_WAIT_MS)).toBe(60_000);
+  });
+
+  it('waits as long as GoKart asks while the waits stay within 5 minutes in all', () => {
+    expect(MAX_RETRY_WAIT_MS).toBe(300_000);
+    expect(retryWaitMs(500, 120_000, 0)).toBe(120_000);
+    expect(retryWaitMs(500, 100_000, 200_000)).toBe(100_000);
+    expect(retryWaitMs(4000, 1000, 0)).toBe(4000);
+  });
+
+  it('gives up when Retry-After would take the waits past 5 minutes', () => {
+    expect(retryWaitMs(500, 36_000_000, 0)).toBeUndefined();
+    expect(retryWaitMs(500, 300_001, 0)).toBeUndefined();
+    expect(retryWaitMs(500, 100_000, 200_001)).toBeUndefined();
   });
 });
 
