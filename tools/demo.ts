@@ -77,7 +77,12 @@ async function show(db: string, sql: string): Promise<void> {
     const result = await conn.runAndReadAll(sql);
     const text = (v: unknown) =>
       typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v);
-    const table = new Table({ head: result.columnNames(), style: { head: [] } });
+    const table = new Table({
+      head: result.columnNames(),
+      // Plain (no colours, no line between rows), so a log or a pipe reads it as well.
+      style: { head: [], border: [] },
+      chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
+    });
     table.push(...result.getRowsJson().map((r) => r.map(text)));
     console.log(`\n${sql}\n${table.toString()}`);
   } finally {
