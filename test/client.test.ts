@@ -9,7 +9,7 @@ import {
   toApiError,
 } from '../src/client';
 import { GoKartConfig, resolveConfig, validateConfig } from '../src/config';
-import { GoKartSimulator } from '../src/simulator';
+import { GoKartSimulator } from '../tools/simulator';
 
 let sim: GoKartSimulator;
 beforeAll(async () => {
