@@ -21,7 +21,8 @@ import {
 const TOKEN = 'tok"en\\e2e-5f2b9c';
 /** Every way the token could be printed: as is, and JSON-escaped once and twice. */
 const FORMS = [TOKEN, JSON.stringify(TOKEN).slice(1, -1), JSON.stringify(JSON.stringify(TOKEN))];
-const HUGE = 20_000_000;
+// A message of 2 MB: well past the 2,000-character cap, below the 8 MiB response limit.
+const HUGE = 2_000_000;
 
 let sim: GoKartSimulator;
 const tmp = new TempDir();
@@ -160,7 +161,7 @@ describe('the token never appears in any output', () => {
 describe('server text reaches the terminal cleaned and capped', () => {
   const hostile = () => ['\x1b[2J\x1b[H\x1b]0;owned\x07screen cleared ' + 'x'.repeat(HUGE)];
 
-  it('read: no escape sequence and no 20 MB line', async () => {
+  it('read: no escape sequence and no 2 MB line', async () => {
     serverSays(hostile());
     const run = await runCli([
       'read',
