@@ -66,6 +66,18 @@ describe('AirbyteWriter', () => {
     expect(resolved).toBe(true);
   });
 
+  it('waits for the consumer before a log line returns too (no fire-and-forget)', async () => {
+    const out = new SlowOut();
+    const writer = new AirbyteWriter(out);
+    let resolved = false;
+    const done = writer.log('WARN', 'retrying page 3').then(() => (resolved = true));
+    await new Promise((r) => setImmediate(r));
+    expect(resolved).toBe(false);
+    out.release();
+    await done;
+    expect(resolved).toBe(true);
+  });
+
   it('scrubs secrets from every non-record message', async () => {
     const out = new SlowOut();
     const sink = new AirbyteWriter(out, new Scrubber(['s3cret-token']));
