@@ -3,8 +3,9 @@ import { Command } from 'commander';
 import { constants } from 'os';
 import { readJsonFile, secretsOf } from './config';
 import { ConnectorError, errorText } from './errors';
-import { JsonLinesSink, traceError } from './output';
-import { GoKartSource } from './source';
+import { traceError } from './airbyte/messages';
+import { GoKartSource } from './airbyte/source';
+import { AirbyteWriter } from './airbyte/writer';
 
 /** The Airbyte CLI contract: spec | check | discover | read, messages on stdout. */
 export function main(argv: string[] = process.argv): void {
@@ -15,7 +16,7 @@ export function main(argv: string[] = process.argv): void {
     process.stderr.write(`stopped: stdout was closed by its reader (${err.code ?? err.message})\n`);
     process.exit(1);
   });
-  const out = new JsonLinesSink(process.stdout);
+  const out = new AirbyteWriter(process.stdout);
   // Each input file is read once (it may be a pipe: --config /dev/stdin, <(…)); the
   // config's token is scrubbed from everything printed after it was read.
   const readConfig = (file: string): unknown => {

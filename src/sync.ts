@@ -3,18 +3,13 @@
  * DuckDB database, with the stream state kept in that database. For partners
  * who want the offers in a table without running Airbyte.
  */
-import {
-  AirbyteConfiguredCatalog,
-  AirbyteStream,
-  DestinationSyncMode,
-  SyncMode,
-} from 'faros-airbyte-cdk/lib/protocol';
-import { readJsonFile, secretsOf, validateConfig } from './config';
+import { SyncMode } from 'faros-airbyte-cdk/lib/protocol';
+import { LogLevel } from './airbyte/messages';
+import { readJsonFile, resolveConfig, secretsOf, validateConfig } from './config';
 import { errorText } from './errors';
-import { LogLevel, Scrubber } from './output';
-import { GoKartSource } from './source';
-import { OFFERS_STREAM_ENTRY } from './state';
-import { stripControl } from './text';
+import { readStreams } from './read/read';
+import { offers } from './streams/offers';
+import { Scrubber, stripControl } from './text';
 import { CommitResult, DEFAULT_DB, SyncModeName, Warehouse } from './warehouse';
 
 export interface SyncOptions {
@@ -68,9 +63,9 @@ export function summaryLine(r: SyncResult): string {
 }
 
 /**
- * Runs GoKartSource.read in-process into the warehouse: the same read as the
- * `read` command, with the offers stream configured in the chosen mode and the
- * state saved beside the rows as input. Every run is logged in _sync_runs,
+ * Runs readStreams in-process into the warehouse: the same read as the `read`
+ * command, with the offers stream in the chosen mode and the state saved beside
+ * the rows as input; the sink consumes the read's events directly. Every run is logged in _sync_runs,
  * failures included. Whatever it throws is a SyncError scrubbed of the token.
  */
 export async function runSync(
@@ -99,30 +94,33 @@ async function syncWith(
   const db = opts.db ?? DEFAULT_DB;
   const mode: SyncModeName = opts.fullRefresh ? 'full_refresh' : 'incremental';
   // The config is checked before the database is touched, so a typo creates no file.
-  validateConfig(rawConfig);
+  const config = resolveConfig(validateConfig(rawConfig));
 
-  const source = new GoKartSource();
-  const catalog = configuredCatalog(mode);
   const wh = await Warehouse.open(db);
   try {
-    const state = mode === 'incremental' ? await wh.loadState(STREAM.name) : undefined;
+    const state = mode === 'incremental' ? await wh.loadState(offers.name) : undefined;
     const runId = await wh.startRun(mode);
     // The estimate is the whole inventory: a fair total only when everything is read.
     progress?.start(mode === 'full_refresh' || state === undefined);
-    const sink = wh.sink(STREAM.name, runId, mode, {
+    const sink = wh.sink(offers.name, runId, mode, {
       records: (n) => progress?.update(n),
       estimate: (rows) => progress?.setTotal(rows),
       committing: () => progress?.phase(`writing to ${db}`),
       log: (level, message) => progress?.log(level, scrub.text(message)),
     });
-    let ok = false;
+    const syncMode = mode === 'incremental' ? SyncMode.INCREMENTAL : SyncMode.FULL_REFRESH;
     let thrown: unknown;
     try {
-      ok = await source.read(rawConfig, catalog, state, sink, stop);
+      // A sink that throws ends the read: its requests are cancelled, its client closed.
+      for await (const event of readStreams(config, [{ stream: offers, syncMode }], state, {
+        signal: stop,
+      })) {
+        await sink.consume(event);
+      }
     } catch (err) {
       thrown = err;
     }
-    if (ok && sink.result) {
+    if (sink.result) {
       return { ...sink.result, db, mode, runId, ms: Date.now() - started };
     }
     if (stop?.aborted) {
@@ -144,26 +142,6 @@ async function syncWith(
   } finally {
     wh.close();
   }
-}
-
-const STREAM: AirbyteStream = { ...OFFERS_STREAM_ENTRY, json_schema: {} };
-
-/** Incremental + append_dedup, or full refresh + overwrite. */
-function configuredCatalog(mode: SyncModeName): AirbyteConfiguredCatalog {
-  const incremental = mode === 'incremental';
-  return {
-    streams: [
-      {
-        stream: STREAM,
-        sync_mode: incremental ? SyncMode.INCREMENTAL : SyncMode.FULL_REFRESH,
-        cursor_field: STREAM.default_cursor_field,
-        destination_sync_mode: incremental
-          ? DestinationSyncMode.APPEND_DEDUP
-          : DestinationSyncMode.OVERWRITE,
-        primary_key: STREAM.source_defined_primary_key,
-      },
-    ],
-  };
 }
 
 /**

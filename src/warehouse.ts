@@ -11,9 +11,10 @@ import {
 } from '@duckdb/node-api';
 import fs from 'fs';
 import path from 'path';
-import { Offer } from './client';
+import { LogLevel } from './airbyte/messages';
+import { ApiRecord } from './api/types';
 import { parseDateTime } from './dates';
-import { LogLevel, ReadSink, StreamStateMessage, TraceMessage } from './output';
+import { ReadEvent, retryMessage } from './read/events';
 
 export const DEFAULT_DB = './gokart-offers.duckdb';
 export const OFFERS_TABLE = 'offers';
@@ -362,16 +363,19 @@ export class Warehouse {
 }
 
 /**
- * The ReadSink of a sync: each page is appended to a temp staging table; the
- * STATE message (sent once, after the whole scan) commits rows and state together.
+ * The consumer of a sync's read events: each page is appended to a temp staging
+ * table; the checkpoint's state is kept; `completed` commits rows and state
+ * together; `failed` is remembered as the sync's error. A failed write throws,
+ * which ends the read.
  */
-export class WarehouseSink implements ReadSink {
+export class WarehouseSink {
   recordCount = 0;
-  /** The read's TRACE ERROR message, if it failed. */
+  /** Why the read or a write failed, if it did. */
   error?: string;
   result?: CommitResult;
   private appender?: DuckDBAppender;
   private seq = 0;
+  private state?: Record<string, unknown>;
 
   constructor(
     private readonly wh: Warehouse,
@@ -381,8 +385,31 @@ export class WarehouseSink implements ReadSink {
     private readonly hooks: SinkHooks,
   ) {}
 
-  async records(stream: string, offers: Offer[]): Promise<void> {
-    if (stream !== this.stream) throw new Error(`unexpected stream ${stream}`);
+  async consume(event: ReadEvent): Promise<void> {
+    if (event.stream !== undefined && event.stream !== this.stream) {
+      throw new Error(`unexpected stream ${event.stream}`);
+    }
+    switch (event.type) {
+      case 'records':
+        return this.stage(event.records);
+      case 'estimate':
+        return this.hooks.estimate?.(event.rows);
+      case 'retry':
+        return this.hooks.log?.('WARN', retryMessage(event.notice));
+      case 'log':
+        return this.hooks.log?.(event.level, event.message);
+      case 'checkpoint':
+        this.state = event.state;
+        return;
+      case 'completed':
+        return this.commit();
+      case 'failed':
+        this.error = event.message;
+        return;
+    }
+  }
+
+  private async stage(records: ApiRecord[]): Promise<void> {
     await this.writing(async () => {
       this.appender ??= await this.wh.conn.createAppender(STAGE, 'main', 'temp');
       const a = this.appender;
@@ -392,54 +419,41 @@ export class WarehouseSink implements ReadSink {
         if (ms === undefined) a.appendNull();
         else a.appendTimestampTZ(new DuckDBTimestampTZValue(BigInt(ms) * 1000n));
       };
-      for (const received of offers) {
-        let offer = received;
-        let data = JSON.stringify(offer);
+      for (const received of records) {
+        let record = received;
+        let data = JSON.stringify(record);
         // JSON.stringify escapes lone surrogates (as \ud800) and only them; DuckDB's JSON refuses those.
         if (/\\ud[89a-f]/.test(data)) {
-          offer = wellFormed(offer) as Offer;
-          data = JSON.stringify(offer);
+          record = wellFormed(record) as ApiRecord;
+          data = JSON.stringify(record);
         }
         a.appendInteger(this.seq++);
-        a.appendVarchar(offer.id);
-        const budget = budgetText(offer.budgetAmount);
+        a.appendVarchar(record.id);
+        const budget = budgetText(record.budgetAmount);
         if (budget === null) a.appendNull();
         else a.appendVarchar(budget);
-        appendDate(offer.launchDate);
-        appendDate(offer.endDate);
+        appendDate(record.launchDate);
+        appendDate(record.endDate);
         a.appendVarchar(data);
         a.appendTimestampTZ(at);
         a.endRow();
       }
     });
-    this.recordCount += offers.length;
+    this.recordCount += records.length;
     this.hooks.records?.(this.recordCount);
   }
 
-  async message(msg: StreamStateMessage | TraceMessage): Promise<void> {
-    if (msg.type === 'STATE') {
-      this.appender?.closeSync();
-      this.appender = undefined;
-      this.hooks.committing?.();
-      this.result = await this.writing(() =>
-        this.wh.commit(
-          this.runId,
-          this.mode,
-          msg.state.stream.stream_descriptor.name,
-          msg.state.stream.stream_state,
-          this.recordCount,
-        ),
-      );
-      return;
-    }
-    const trace = msg.trace;
-    // A failed write is the sync's error, not the read error the source then reports.
-    if (trace.type === 'ERROR') this.error ??= trace.error.message;
-    else if (trace.type === 'ESTIMATE') this.hooks.estimate?.(trace.estimate.row_estimate);
-  }
-
-  log(level: LogLevel, message: string): void {
-    this.hooks.log?.(level, message);
+  /** The read completed: rows and the checkpoint's state land in one transaction. */
+  private async commit(): Promise<void> {
+    const state = this.state;
+    if (!state)
+      throw new Error(`internal: the ${this.stream} stream completed without a checkpoint`);
+    this.appender?.closeSync();
+    this.appender = undefined;
+    this.hooks.committing?.();
+    this.result = await this.writing(() =>
+      this.wh.commit(this.runId, this.mode, this.stream, state, this.recordCount),
+    );
   }
 
   /** Runs a write to the database; its failure is worded as one (the read then stops). */
