@@ -104,18 +104,23 @@ export class AirbyteWriter {
   }
 
   private write(chunk: string): Promise<void> {
-    if (this.out.write(chunk)) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const done = (err?: Error) => {
-        this.out.off('drain', done);
-        this.out.off('error', done);
-        this.out.off('close', done);
-        if (err) reject(err);
-        else resolve();
-      };
-      this.out.once('drain', done);
-      this.out.once('error', done);
-      this.out.once('close', done);
-    });
+    return writeAwaited(this.out, chunk);
   }
+}
+
+/** Writes a chunk; resolves once the stream took it (at once, or on 'drain'). Shared by every output. */
+export function writeAwaited(out: Writable, chunk: string): Promise<void> {
+  if (out.write(chunk)) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const done = (err?: Error) => {
+      out.off('drain', done);
+      out.off('error', done);
+      out.off('close', done);
+      if (err) reject(err);
+      else resolve();
+    };
+    out.once('drain', done);
+    out.once('error', done);
+    out.once('close', done);
+  });
 }
