@@ -192,7 +192,7 @@ export function secretsOf(rawConfig: unknown): string[] {
   return typeof token === 'string' && token.length >= 4 ? [token] : [];
 }
 
-export function readJsonFile(file: string, what: string): unknown {
+export function readJsonFile(file: string, what: string, outputHint?: string): unknown {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -204,10 +204,30 @@ export function readJsonFile(file: string, what: string): unknown {
   try {
     return JSON.parse(text);
   } catch (e) {
+    if (outputHint && looksLikeMessages(text)) {
+      throw new ConfigError(
+        `The ${what} file ${file} looks like connector output (Airbyte messages, one per line); ${outputHint}`,
+      );
+    }
     // V8's message quotes the text around the error, which may be a secret: keep only the position.
     const at = /position (\d+)/.exec((e as Error).message);
     throw new ConfigError(
       `The ${what} file ${file} is not valid JSON${at ? ` (error at character ${at[1]})` : ''}`,
     );
   }
+}
+
+/** True when the first two lines are JSON objects with a "type": Airbyte messages, one per line. */
+function looksLikeMessages(text: string): boolean {
+  const lines = text.split('\n', 3).filter((line) => line.trim());
+  return (
+    lines.length > 1 &&
+    lines.slice(0, 2).every((line) => {
+      try {
+        return typeof JSON.parse(line)?.type === 'string';
+      } catch {
+        return false;
+      }
+    })
+  );
 }

@@ -1,11 +1,33 @@
-import { AirbyteConnectionStatusMessage } from 'faros-airbyte-cdk/lib/protocol';
+import {
+  AirbyteConfiguredCatalog,
+  AirbyteConnectionStatusMessage,
+} from 'faros-airbyte-cdk/lib/protocol';
 import { Command } from 'commander';
+import fs from 'fs';
 import { constants } from 'os';
+import path from 'path';
 import { readJsonFile, secretsOf } from './config';
 import { ConnectorError, errorText } from './errors';
+import { defaultCatalog } from './airbyte/catalog';
 import { traceError } from './airbyte/messages';
 import { GoKartSource } from './airbyte/source';
 import { AirbyteWriter } from './airbyte/writer';
+import { STATE_FROM_OUTPUT } from './read/state';
+
+const CONNECTOR = 'source-gokart-offers';
+/** package.json (in the image too): its version, and homepage = metadata.yaml's documentationUrl. */
+const PACKAGE = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as {
+  version: string;
+  homepage: string;
+};
+/** One example per command, shown in the overall help and in each command's help. */
+const EXAMPLES: Record<string, string> = {
+  spec: 'bin/main spec',
+  check: 'bin/main check --config config.json',
+  discover: 'bin/main discover --config config.json > discover.json',
+  read: 'bin/main read --config config.json --catalog catalog.json --state state.json > output.jsonl',
+  sync: 'bin/main sync --config config.json --db ./gokart-offers.duckdb',
+};
 
 /** The Airbyte CLI contract: spec | check | discover | read, messages on stdout. */
 export function main(argv: string[] = process.argv): void {
@@ -26,11 +48,17 @@ export function main(argv: string[] = process.argv): void {
   };
   let stop: AbortSignal | undefined;
   const source = new GoKartSource();
-  const program = new Command('main')
-    .description('GoKart offers source for Airbyte')
+  // Help and --version go to stdout when asked for; usage errors, and the help after them, to stderr.
+  const program = new Command('bin/main')
+    .description(`${CONNECTOR} ${PACKAGE.version}: GoKart offers source for Airbyte`)
+    .version(PACKAGE.version, '--version', 'print the version')
     .showHelpAfterError()
-    // Usage errors go to stderr; stdout carries only Airbyte messages.
-    .configureOutput({ writeOut: (s) => process.stderr.write(s) });
+    .addHelpText(
+      'after',
+      `\nExamples:\n${Object.values(EXAMPLES)
+        .map((e) => `  ${e}`)
+        .join('\n')}\n\nDocs: ${PACKAGE.homepage}`,
+    );
 
   const run = (action: () => Promise<boolean>) => async () => {
     let ok = false;
@@ -85,14 +113,17 @@ export function main(argv: string[] = process.argv): void {
   program
     .command('read')
     .requiredOption('--config <path>', 'config JSON file')
-    .requiredOption('--catalog <path>', 'configured catalog JSON file')
+    .option(
+      '--catalog <path>',
+      'configured catalog JSON file (default: every stream, incremental where supported)',
+    )
     .option('--state <path>', 'state JSON file from the previous sync')
     .description('read records, emitting RECORD, STATE and TRACE messages')
     .action((opts) =>
       run(() => {
         const config = readConfig(opts.config);
-        const catalog = readJsonFile(opts.catalog, 'catalog');
-        const state = opts.state ? readJsonFile(opts.state, 'state') : undefined;
+        const catalog = opts.catalog ? readJsonFile(opts.catalog, 'catalog') : everyStream();
+        const state = opts.state ? readJsonFile(opts.state, 'state', STATE_FROM_OUTPUT) : undefined;
         stop = stopOnSignal();
         return source.read(config, catalog, state, out, stop);
       })(),
@@ -124,10 +155,25 @@ export function main(argv: string[] = process.argv): void {
       process.exitCode = code && stopSync.aborted ? signalExitCode(stopSync.reason) : code;
     });
 
+  for (const command of program.commands) {
+    const example = EXAMPLES[command.name()];
+    if (example) command.addHelpText('after', `\nExample:\n  ${example}`);
+  }
+
   program.parseAsync(argv).catch((err) => {
     process.stderr.write(`${out.scrubber.text(errorText(err))}\n`);
     process.exitCode = 2;
   });
+}
+
+/** Without --catalog: every stream in its default sync mode, said on stderr (Airbyte always passes one). */
+function everyStream(): AirbyteConfiguredCatalog {
+  const catalog = defaultCatalog();
+  const modes = catalog.streams.map((s) => `${s.stream.name}: ${s.sync_mode}`);
+  process.stderr.write(
+    `No --catalog given: reading every stream with its default sync mode (${modes.join(', ')})\n`,
+  );
+  return catalog;
 }
 
 /**

@@ -82,7 +82,8 @@ export class GoKartSource {
     cancel?: AbortSignal,
   ): Promise<boolean> {
     const config = resolveConfig(validateConfig(rawConfig));
-    const streams = configuredStreams(configuredCatalog);
+    const { streams, warnings } = configuredStreams(configuredCatalog);
+    for (const warning of warnings) await out.log('WARN', warning);
     return out.consume(readStreams(config, streams, rawState, { signal: cancel }));
   }
 }

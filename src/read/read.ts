@@ -5,7 +5,7 @@ import { ConnectorError, errorText } from '../errors';
 import { StreamRead } from '../streams/definition';
 import { ConfiguredStream, ReadEvent } from './events';
 import { ScanHooks } from './scan/scanner';
-import { streamStateOf } from './state';
+import { streamStateFor } from './state';
 
 /**
  * THE read path, for every output: reads the configured streams one after the
@@ -21,15 +21,16 @@ export async function* readStreams(
   inputState: unknown,
   options: { signal?: AbortSignal } = {},
 ): AsyncGenerator<ReadEvent> {
-  const states = streams.map(({ stream }) =>
-    stream.parseState(streamStateOf(inputState, stream.name)),
-  );
+  const inputs = streams.map(({ stream }) => streamStateFor(inputState, stream.name));
+  const states = streams.map(({ stream }, i) => stream.parseState(inputs[i].state));
   let onRetry = (_notice: RetryNotice) => {};
   const client = new GoKartClient(config, (notice) => onRetry(notice));
   try {
     for (const [i, { stream, syncMode }] of streams.entries()) {
       const name = stream.name;
       yield { type: 'started', stream: name };
+      const stateWarning = inputs[i].warning;
+      if (stateWarning) yield { type: 'log', level: 'WARN', message: stateWarning, stream: name };
       const notices = new Notices();
       const hooks: ScanHooks = {
         estimate: (rows) => notices.push({ type: 'estimate', stream: name, rows }),
