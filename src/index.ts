@@ -1,7 +1,7 @@
 import { AirbyteConnectionStatusMessage } from 'faros-airbyte-cdk/lib/protocol';
 import { Command } from 'commander';
 import { constants } from 'os';
-import { readJsonFile, secretsOf } from './config';
+import { ConfigInput, readConfigInput, readJsonFile } from './config';
 import { ConnectorError, errorText } from './errors';
 import { JsonLinesSink, traceError } from './output';
 import { GoKartSource } from './source';
@@ -18,11 +18,16 @@ export function main(argv: string[] = process.argv): void {
   const out = new JsonLinesSink(process.stdout);
   // Each input file is read once (it may be a pipe: --config /dev/stdin, <(…)); the
   // config's token is scrubbed from everything printed after it was read.
-  const readConfig = (file: string): unknown => {
-    const config = readJsonFile(file, 'config');
-    out.scrubber.add(secretsOf(config));
-    return config;
+  const readConfig = (file: string | undefined): ConfigInput => {
+    const input = readConfigInput(file);
+    out.scrubber.add(input.secrets);
+    if (input.fromEnv.length)
+      out.log('INFO', `Options from the environment: ${input.fromEnv.join(', ')}`);
+    for (const warning of input.warnings) out.log('WARN', warning);
+    return input;
   };
+  const configOption = '--config <path>';
+  const configHelp = 'config JSON file (optional when GOKART_* variables set the options)';
   let stop: AbortSignal | undefined;
   const source = new GoKartSource();
   const program = new Command('main')
@@ -59,37 +64,38 @@ export function main(argv: string[] = process.argv): void {
     );
   program
     .command('check')
-    .requiredOption('--config <path>', 'config JSON file')
+    .option(configOption, configHelp)
     .description('validate the config and make one request to GoKart')
     .action((opts) =>
       run(async () => {
-        const result = await source.check(readConfig(opts.config));
+        const { raw, warnings } = readConfig(opts.config);
+        const result = await source.check(raw, warnings);
         await out.message(new AirbyteConnectionStatusMessage(result));
         return true; // a FAILED check is a valid answer, not a crash
       })(),
     );
   program
     .command('discover')
-    .requiredOption('--config <path>', 'config JSON file')
+    .option(configOption, configHelp)
     .description('print the catalog')
     .action((opts) =>
       run(async () => {
         await out.message({
           type: 'CATALOG',
-          catalog: await source.discover(readConfig(opts.config)),
+          catalog: await source.discover(readConfig(opts.config).raw),
         });
         return true;
       })(),
     );
   program
     .command('read')
-    .requiredOption('--config <path>', 'config JSON file')
+    .option(configOption, configHelp)
     .requiredOption('--catalog <path>', 'configured catalog JSON file')
     .option('--state <path>', 'state JSON file from the previous sync')
     .description('read records, emitting RECORD, STATE and TRACE messages')
     .action((opts) =>
       run(() => {
-        const config = readConfig(opts.config);
+        const config = readConfig(opts.config).raw;
         const catalog = readJsonFile(opts.catalog, 'catalog');
         const state = opts.state ? readJsonFile(opts.state, 'state') : undefined;
         stop = stopOnSignal();
@@ -99,7 +105,7 @@ export function main(argv: string[] = process.argv): void {
 
   program
     .command('sync')
-    .requiredOption('--config <path>', 'config JSON file')
+    .option(configOption, configHelp)
     .option('--db <path>', 'DuckDB database file (created if missing)', './gokart-offers.duckdb')
     .option('--full-refresh', 'replace the table with the current inventory (drops deleted offers)')
     .description('sync offers into a local DuckDB database (no Airbyte needed)')

@@ -48,6 +48,8 @@ export interface Fault {
   status?: number;
   /** Retry-After header value for 'status' (seconds "1" or an HTTP date). */
   retryAfter?: string;
+  /** Location header value for 'status' (a redirect's target). */
+  location?: string;
   /** For 'slow': wait this long before answering (so a client timeout fires). */
   delayMs?: number;
   /** Only requests for this page index match; undefined = any request. */
@@ -545,6 +547,9 @@ function validateFault(input: unknown): Fault {
   if (f.retryAfter !== undefined && typeof f.retryAfter !== 'string') {
     throw new BadRequest('fault.retryAfter must be a string');
   }
+  if (f.location !== undefined && typeof f.location !== 'string') {
+    throw new BadRequest('fault.location must be a string');
+  }
   if (
     f.messages !== undefined &&
     !(Array.isArray(f.messages) && f.messages.every((m) => typeof m === 'string'))
@@ -905,7 +910,10 @@ export class GoKartSimulator {
       switch (f.kind) {
         case 'status': {
           const status = f.status ?? 500;
-          const headers = f.retryAfter !== undefined ? { 'Retry-After': f.retryAfter } : undefined;
+          const headers = {
+            ...(f.retryAfter !== undefined && { 'Retry-After': f.retryAfter }),
+            ...(f.location !== undefined && { Location: f.location }),
+          };
           return errorReply(status, f.messages ?? [http.STATUS_CODES[status] ?? 'Error'], headers);
         }
         case 'reset':

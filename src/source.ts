@@ -7,10 +7,11 @@ import {
   SyncMode,
 } from 'faros-airbyte-cdk/lib/protocol';
 import { GoKartClient, PageRequest } from './client';
-import { GoKartConfig, resolveConfig, SPEC_PATH, validateConfig } from './config';
+import { GoKartConfig, resolveConfig, SPEC_PATH, validateConfig, warningsNote } from './config';
 import { ConfigError, ConnectorError, errorText } from './errors';
 import { estimate, ReadSink, streamState, streamStatus, traceError } from './output';
 import { OFFERS_STREAM, OffersState, openRead, parseInputState } from './state';
+import { plural } from './text';
 
 /** `check` answers within this, whatever the server does. */
 export const CHECK_DEADLINE_MS = 30_000;
@@ -35,8 +36,8 @@ export class GoKartSource {
     return SpecLoader.loadSpec(SPEC_PATH);
   }
 
-  /** Validates the config, then makes one real request and explains any failure. */
-  async check(rawConfig: unknown): Promise<CheckResult> {
+  /** Validates the config, then makes one real request and explains any failure; a success names the config's warnings. */
+  async check(rawConfig: unknown, warnings: readonly string[] = []): Promise<CheckResult> {
     let config: GoKartConfig;
     try {
       config = resolveConfig(validateConfig(rawConfig));
@@ -54,7 +55,7 @@ export class GoKartSource {
       const page = await client.fetchPage({ page: 0 }, deadline);
       return {
         status: AirbyteConnectionStatus.SUCCEEDED,
-        message: `Connected to ${config.baseUrl}: ${page.totalCount} offers visible`,
+        message: `Connected to ${config.baseUrl}: ${plural(page.totalCount, 'offer')} visible${warningsNote(warnings)}`,
       };
     } catch (err) {
       const message = deadline.aborted
@@ -148,7 +149,7 @@ export class GoKartSource {
       const { requests, passes, earlyStop } = read.scanner.stats;
       sink.log(
         'INFO',
-        `Read ${count} offers (${syncMode}) with ${requests} requests in ${Date.now() - started} ms` +
+        `Read ${plural(count, 'offer')} (${syncMode}) with ${plural(requests, 'request')} in ${Date.now() - started} ms` +
           (passes > 1 ? `, ${passes} passes` : '') +
           (earlyStop ? ', stopped early at older offers' : ''),
       );
@@ -160,12 +161,12 @@ export class GoKartSource {
         traceError(
           cancel?.aborted
             ? {
-                message: `Reading the ${name} stream was cancelled (${String(cancel.reason)}) after ${count} records; no state was emitted, so the next sync starts from the previous state`,
+                message: `Reading the ${name} stream was cancelled (${String(cancel.reason)}) after ${plural(count, 'record')}; no state was emitted, so the next sync starts from the previous state`,
                 failure_type: 'transient_error',
                 stream_descriptor: { name },
               }
             : {
-                message: `Reading the ${name} stream failed after ${count} records: ${errorText(err)}`,
+                message: `Reading the ${name} stream failed after ${plural(count, 'record')}: ${errorText(err)}`,
                 internal_message:
                   err instanceof Error && !(err instanceof ConnectorError) ? err.stack : undefined,
                 failure_type: err instanceof ConnectorError ? err.failureType : 'system_error',

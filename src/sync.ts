@@ -9,16 +9,17 @@ import {
   DestinationSyncMode,
   SyncMode,
 } from 'faros-airbyte-cdk/lib/protocol';
-import { readJsonFile, secretsOf, validateConfig } from './config';
+import { readConfigInput, validateConfig } from './config';
 import { errorText } from './errors';
 import { LogLevel, Scrubber } from './output';
 import { GoKartSource } from './source';
 import { OFFERS_STREAM_ENTRY } from './state';
-import { stripControl } from './text';
+import { plural, stripControl } from './text';
 import { CommitResult, DEFAULT_DB, SyncModeName, Warehouse } from './warehouse';
 
 export interface SyncOptions {
-  config: string;
+  /** Optional when GOKART_* variables set the options. */
+  config?: string;
   db?: string;
   fullRefresh?: boolean;
 }
@@ -59,10 +60,10 @@ export function summaryLine(r: SyncResult): string {
   const n = (x: number) => x.toLocaleString('en-US');
   const unchanged = r.records - r.inserted - r.updated;
   return (
-    `Synced ${n(r.records)} offers (${r.mode.replace('_', ' ')}) into ${r.db} in ` +
+    `Synced ${plural(r.records, 'offer', n(r.records))} (${r.mode.replace('_', ' ')}) into ${r.db} in ` +
     `${(r.ms / 1000).toFixed(1)} s: ${n(r.inserted)} new, ${n(r.updated)} updated, ${n(unchanged)} unchanged` +
     (r.mode === 'full_refresh' ? `, ${n(r.deleted)} deleted` : '') +
-    `; table offers has ${n(r.rowsAfter)} rows` +
+    `; table offers has ${plural(r.rowsAfter, 'row', n(r.rowsAfter))}` +
     (r.cursor ? `; cursor ${r.cursor}` : '')
   );
 }
@@ -79,10 +80,11 @@ export async function runSync(
   stop?: AbortSignal,
 ): Promise<SyncResult> {
   // Read once (it may be a pipe); its errors never quote the file's text.
-  const rawConfig = readJsonFile(opts.config, 'config');
-  const scrub = new Scrubber(secretsOf(rawConfig));
+  const { raw, warnings, secrets } = readConfigInput(opts.config);
+  const scrub = new Scrubber(secrets);
+  for (const warning of warnings) progress?.log('WARN', warning);
   try {
-    return await syncWith(rawConfig, opts, scrub, progress, stop);
+    return await syncWith(raw, opts, scrub, progress, stop);
   } catch (err) {
     throw new SyncError(scrub.text(errorText(err)));
   }

@@ -28,3 +28,8 @@ export function cleanServerText(text: string, max = SERVER_TEXT_MAX): string {
   const end = /[\ud800-\udbff]/.test(clean[max - 1]) ? max - 1 : max;
   return `${clean.slice(0, end)}… (${clean.length - end} more characters cut)`;
 }
+
+/** `1 offer`, `2 offers`: a count with its noun. */
+export function plural(count: number, noun: string, digits = String(count)): string {
+  return `${digits} ${noun}${count === 1 ? '' : 's'}`;
+}
