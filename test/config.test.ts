@@ -1,5 +1,6 @@
 import { loadConfigInput, resolveConfig, validateConfig } from '../src/config';
 import { ConfigError } from '../src/errors';
+import { didYouMean, editDistance } from '../src/suggest';
 
 const base = { api_token: 'tok-123456', tenant: 'acme' };
 
@@ -227,5 +228,27 @@ describe('loadConfigInput', () => {
 
   it('leaves a file that is not an object to validation', () => {
     expect(loadConfigInput({ file: [1], env: {} }).raw).toEqual([1]);
+  });
+});
+
+describe('didYouMean', () => {
+  const options = ['api_token', 'tenant', 'start_date', 'page_size', 'max_retries'];
+
+  it.each([
+    ['tenatn', 'tenant'], // two letters swapped: one edit
+    ['Start-Date', 'start_date'],
+    ['startDate', 'start_date'],
+    ['retries', 'max_retries'], // contained in it
+    ['page', 'page_size'],
+    ['colour', undefined],
+    ['id', undefined],
+  ])('%s → %s', (word, meant) => {
+    expect(didYouMean(word, options)).toBe(meant);
+  });
+
+  it('counts a swap of neighbours as one edit', () => {
+    expect(editDistance('tenatn', 'tenant')).toBe(1);
+    expect(editDistance('page_sise', 'page_size')).toBe(1);
+    expect(editDistance('', 'abc')).toBe(3);
   });
 });
