@@ -15,7 +15,7 @@ import { LogLevel, Scrubber } from './output';
 import { GoKartSource } from './source';
 import { OFFERS_STREAM_ENTRY } from './state';
 import { stripControl } from './text';
-import { CommitResult, DEFAULT_DB, SyncModeName, Warehouse } from './warehouse';
+import { CommitResult, DEFAULT_DB, SyncModeName, Warehouse, WarehouseSink } from './warehouse';
 
 export interface SyncOptions {
   config: string;
@@ -109,7 +109,7 @@ async function syncWith(
     const runId = await wh.startRun(mode);
     // The estimate is the whole inventory: a fair total only when everything is read.
     progress?.start(mode === 'full_refresh' || state === undefined);
-    const sink = wh.sink(STREAM.name, runId, mode, {
+    const sink = new WarehouseSink(wh, STREAM.name, runId, mode, {
       records: (n) => progress?.update(n),
       estimate: (rows) => progress?.setTotal(rows),
       committing: () => progress?.phase(`writing to ${db}`),
