@@ -4,13 +4,13 @@
  * who want the offers in a table without running Airbyte.
  */
 import { SyncMode } from 'faros-airbyte-cdk/lib/protocol';
-import { LogLevel } from './airbyte/messages';
 import { readJsonFile, resolveConfig, secretsOf, validateConfig } from './config';
 import { errorText } from './errors';
 import { readStreams } from './read/read';
 import { offers } from './streams/offers';
 import { Scrubber, stripControl } from './text';
-import { CommitResult, DEFAULT_DB, SyncModeName, Warehouse } from './warehouse';
+import { CommitResult, DEFAULT_DB, SyncModeName, Warehouse, WarehouseSink } from './warehouse';
+import { Progress } from './warehouse/progress';
 
 export interface SyncOptions {
   config: string;
@@ -102,7 +102,7 @@ async function syncWith(
     const runId = await wh.startRun(mode);
     // The estimate is the whole inventory: a fair total only when everything is read.
     progress?.start(mode === 'full_refresh' || state === undefined);
-    const sink = wh.sink(offers.name, runId, mode, {
+    const sink = new WarehouseSink(wh, offers.name, runId, mode, {
       records: (n) => progress?.update(n),
       estimate: (rows) => progress?.setTotal(rows),
       committing: () => progress?.phase(`writing to ${db}`),
@@ -141,89 +141,5 @@ async function syncWith(
     throw new SyncError(`${error} (${kept}; run ${runId} is logged in _sync_runs of ${db})`);
   } finally {
     wh.close();
-  }
-}
-
-/**
- * Progress on a terminal: a bar with rate and ETA when the total is known, a
- * counter with rate otherwise. Silent when stderr is not a TTY; warnings and
- * errors from the read are printed either way.
- */
-export class Progress {
-  private readonly tty: boolean;
-  private total?: number;
-  private useTotal = false;
-  private count = 0;
-  private startedAt = Date.now();
-  private lastDraw = 0;
-  private drawn = false;
-
-  constructor(private readonly out: NodeJS.WriteStream) {
-    this.tty = Boolean(out.isTTY);
-  }
-
-  start(totalIsExact: boolean): void {
-    this.useTotal = totalIsExact;
-    this.startedAt = Date.now();
-    this.draw(true);
-  }
-
-  setTotal(rows: number): void {
-    this.total = rows;
-    this.draw(true);
-  }
-
-  update(count: number): void {
-    this.count = count;
-    this.draw(false);
-  }
-
-  phase(text: string): void {
-    this.write(`offers ${this.count.toLocaleString('en-US')} read · ${text}…`);
-  }
-
-  log(level: LogLevel, message: string): void {
-    if (level !== 'WARN' && level !== 'ERROR') return;
-    this.clear();
-    this.out.write(`${level.toLowerCase()}: ${stripControl(message)}\n`);
-    this.draw(true);
-  }
-
-  clear(): void {
-    if (this.tty && this.drawn) this.out.write('\r\x1b[2K');
-    this.drawn = false;
-  }
-
-  private draw(force: boolean): void {
-    if (!this.tty) return;
-    const now = Date.now();
-    if (!force && now - this.lastDraw < 100) return;
-    this.lastDraw = now;
-    const secs = Math.max(0.001, (now - this.startedAt) / 1000);
-    const rate = this.count / secs;
-    const n = (x: number) => Math.round(x).toLocaleString('en-US');
-    const total = this.useTotal ? this.total : undefined;
-    if (total !== undefined && total > 0) {
-      const frac = Math.min(1, this.count / total);
-      const width = 24;
-      const filled = Math.round(frac * width);
-      const eta = rate > 0 ? Math.max(0, (total - this.count) / rate) : NaN;
-      this.write(
-        `offers [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${Math.floor(frac * 100)}% ` +
-          `${n(this.count)}/${n(total)} · ${n(rate)}/s · ETA ${Number.isFinite(eta) ? `${Math.ceil(eta)}s` : '?'}`,
-      );
-    } else {
-      this.write(
-        `offers ${n(this.count)} read · ${n(rate)}/s` +
-          (this.total !== undefined ? ` (of at most ${n(this.total)})` : ''),
-      );
-    }
-  }
-
-  private write(line: string): void {
-    if (!this.tty) return;
-    const cols = this.out.columns || 80;
-    this.out.write(`\r\x1b[2K${line.slice(0, cols - 1)}`);
-    this.drawn = true;
   }
 }

@@ -3,7 +3,7 @@ import { GoKartConfig, resolveConfig, validateConfig } from '../src/config';
 import { ConfigError } from '../src/errors';
 import { ReadEvent } from '../src/read/events';
 import { readStreams } from '../src/read/read';
-import { GoKartSimulator } from '../src/simulator';
+import { GoKartSimulator } from '../tools/simulator';
 import { offers } from '../src/streams/offers';
 
 let sim: GoKartSimulator;
