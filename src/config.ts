@@ -355,11 +355,6 @@ export function secretsOf(rawConfig: unknown): string[] {
   return typeof token === 'string' && token.length >= 4 ? [token] : [];
 }
 
-/** Reads, validates and resolves a config file. */
-export function loadConfig(file: string): GoKartConfig {
-  return resolveConfig(validateConfig(readJsonFile(file, 'config')));
-}
-
 export function readJsonFile(file: string, what: string): unknown {
   let text: string;
   try {

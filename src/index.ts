@@ -3,8 +3,9 @@ import { Command } from 'commander';
 import { constants } from 'os';
 import { ConfigInput, readConfigInput, readJsonFile } from './config';
 import { ConnectorError, errorText } from './errors';
-import { JsonLinesSink, traceError } from './output';
-import { GoKartSource } from './source';
+import { traceError } from './airbyte/messages';
+import { GoKartSource } from './airbyte/source';
+import { AirbyteWriter } from './airbyte/writer';
 
 /** The Airbyte CLI contract: spec | check | discover | read, messages on stdout. */
 export function main(argv: string[] = process.argv): void {
@@ -15,15 +16,15 @@ export function main(argv: string[] = process.argv): void {
     process.stderr.write(`stopped: stdout was closed by its reader (${err.code ?? err.message})\n`);
     process.exit(1);
   });
-  const out = new JsonLinesSink(process.stdout);
+  const out = new AirbyteWriter(process.stdout);
   // Each input file is read once (it may be a pipe: --config /dev/stdin, <(…)); the
   // config's token is scrubbed from everything printed after it was read.
-  const readConfig = (file: string | undefined): ConfigInput => {
+  const readConfig = async (file: string | undefined): Promise<ConfigInput> => {
     const input = readConfigInput(file);
     out.scrubber.add(input.secrets);
     if (input.fromEnv.length)
-      out.log('INFO', `Options from the environment: ${input.fromEnv.join(', ')}`);
-    for (const warning of input.warnings) out.log('WARN', warning);
+      await out.log('INFO', `Options from the environment: ${input.fromEnv.join(', ')}`);
+    for (const warning of input.warnings) await out.log('WARN', warning);
     return input;
   };
   const configOption = '--config <path>';
@@ -68,7 +69,7 @@ export function main(argv: string[] = process.argv): void {
     .description('validate the config and make one request to GoKart')
     .action((opts) =>
       run(async () => {
-        const { raw, warnings } = readConfig(opts.config);
+        const { raw, warnings } = await readConfig(opts.config);
         const result = await source.check(raw, warnings);
         await out.message(new AirbyteConnectionStatusMessage(result));
         return true; // a FAILED check is a valid answer, not a crash
@@ -82,7 +83,7 @@ export function main(argv: string[] = process.argv): void {
       run(async () => {
         await out.message({
           type: 'CATALOG',
-          catalog: await source.discover(readConfig(opts.config).raw),
+          catalog: await source.discover((await readConfig(opts.config)).raw),
         });
         return true;
       })(),
@@ -94,8 +95,8 @@ export function main(argv: string[] = process.argv): void {
     .option('--state <path>', 'state JSON file from the previous sync')
     .description('read records, emitting RECORD, STATE and TRACE messages')
     .action((opts) =>
-      run(() => {
-        const config = readConfig(opts.config).raw;
+      run(async () => {
+        const config = (await readConfig(opts.config)).raw;
         const catalog = readJsonFile(opts.catalog, 'catalog');
         const state = opts.state ? readJsonFile(opts.state, 'state') : undefined;
         stop = stopOnSignal();

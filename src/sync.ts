@@ -3,19 +3,14 @@
  * DuckDB database, with the stream state kept in that database. For partners
  * who want the offers in a table without running Airbyte.
  */
-import {
-  AirbyteConfiguredCatalog,
-  AirbyteStream,
-  DestinationSyncMode,
-  SyncMode,
-} from 'faros-airbyte-cdk/lib/protocol';
-import { readConfigInput, validateConfig } from './config';
+import { SyncMode } from 'faros-airbyte-cdk/lib/protocol';
+import { readConfigInput, resolveConfig, validateConfig } from './config';
 import { errorText } from './errors';
-import { LogLevel, Scrubber } from './output';
-import { GoKartSource } from './source';
-import { OFFERS_STREAM_ENTRY } from './state';
-import { plural, stripControl } from './text';
-import { CommitResult, DEFAULT_DB, SyncModeName, Warehouse } from './warehouse';
+import { readStreams } from './read/read';
+import { offers } from './streams/offers';
+import { plural, Scrubber, stripControl } from './text';
+import { CommitResult, DEFAULT_DB, SyncModeName, Warehouse, WarehouseSink } from './warehouse';
+import { Progress } from './warehouse/progress';
 
 export interface SyncOptions {
   /** Optional when GOKART_* variables set the options. */
@@ -69,9 +64,9 @@ export function summaryLine(r: SyncResult): string {
 }
 
 /**
- * Runs GoKartSource.read in-process into the warehouse: the same read as the
- * `read` command, with the offers stream configured in the chosen mode and the
- * state saved beside the rows as input. Every run is logged in _sync_runs,
+ * Runs readStreams in-process into the warehouse: the same read as the `read`
+ * command, with the offers stream in the chosen mode and the state saved beside
+ * the rows as input; the sink consumes the read's events directly. Every run is logged in _sync_runs,
  * failures included. Whatever it throws is a SyncError scrubbed of the token.
  */
 export async function runSync(
@@ -101,30 +96,33 @@ async function syncWith(
   const db = opts.db ?? DEFAULT_DB;
   const mode: SyncModeName = opts.fullRefresh ? 'full_refresh' : 'incremental';
   // The config is checked before the database is touched, so a typo creates no file.
-  validateConfig(rawConfig);
+  const config = resolveConfig(validateConfig(rawConfig));
 
-  const source = new GoKartSource();
-  const catalog = configuredCatalog(mode);
   const wh = await Warehouse.open(db);
   try {
-    const state = mode === 'incremental' ? await wh.loadState(STREAM.name) : undefined;
+    const state = mode === 'incremental' ? await wh.loadState(offers.name) : undefined;
     const runId = await wh.startRun(mode);
     // The estimate is the whole inventory: a fair total only when everything is read.
     progress?.start(mode === 'full_refresh' || state === undefined);
-    const sink = wh.sink(STREAM.name, runId, mode, {
+    const sink = new WarehouseSink(wh, offers.name, runId, mode, {
       records: (n) => progress?.update(n),
       estimate: (rows) => progress?.setTotal(rows),
       committing: () => progress?.phase(`writing to ${db}`),
       log: (level, message) => progress?.log(level, scrub.text(message)),
     });
-    let ok = false;
+    const syncMode = mode === 'incremental' ? SyncMode.INCREMENTAL : SyncMode.FULL_REFRESH;
     let thrown: unknown;
     try {
-      ok = await source.read(rawConfig, catalog, state, sink, stop);
+      // A sink that throws ends the read: its requests are cancelled, its client closed.
+      for await (const event of readStreams(config, [{ stream: offers, syncMode }], state, {
+        signal: stop,
+      })) {
+        await sink.consume(event);
+      }
     } catch (err) {
       thrown = err;
     }
-    if (ok && sink.result) {
+    if (sink.result) {
       return { ...sink.result, db, mode, runId, ms: Date.now() - started };
     }
     if (stop?.aborted) {
@@ -145,109 +143,5 @@ async function syncWith(
     throw new SyncError(`${error} (${kept}; run ${runId} is logged in _sync_runs of ${db})`);
   } finally {
     wh.close();
-  }
-}
-
-const STREAM: AirbyteStream = { ...OFFERS_STREAM_ENTRY, json_schema: {} };
-
-/** Incremental + append_dedup, or full refresh + overwrite. */
-function configuredCatalog(mode: SyncModeName): AirbyteConfiguredCatalog {
-  const incremental = mode === 'incremental';
-  return {
-    streams: [
-      {
-        stream: STREAM,
-        sync_mode: incremental ? SyncMode.INCREMENTAL : SyncMode.FULL_REFRESH,
-        cursor_field: STREAM.default_cursor_field,
-        destination_sync_mode: incremental
-          ? DestinationSyncMode.APPEND_DEDUP
-          : DestinationSyncMode.OVERWRITE,
-        primary_key: STREAM.source_defined_primary_key,
-      },
-    ],
-  };
-}
-
-/**
- * Progress on a terminal: a bar with rate and ETA when the total is known, a
- * counter with rate otherwise. Silent when stderr is not a TTY; warnings and
- * errors from the read are printed either way.
- */
-export class Progress {
-  private readonly tty: boolean;
-  private total?: number;
-  private useTotal = false;
-  private count = 0;
-  private startedAt = Date.now();
-  private lastDraw = 0;
-  private drawn = false;
-
-  constructor(private readonly out: NodeJS.WriteStream) {
-    this.tty = Boolean(out.isTTY);
-  }
-
-  start(totalIsExact: boolean): void {
-    this.useTotal = totalIsExact;
-    this.startedAt = Date.now();
-    this.draw(true);
-  }
-
-  setTotal(rows: number): void {
-    this.total = rows;
-    this.draw(true);
-  }
-
-  update(count: number): void {
-    this.count = count;
-    this.draw(false);
-  }
-
-  phase(text: string): void {
-    this.write(`offers ${this.count.toLocaleString('en-US')} read · ${text}…`);
-  }
-
-  log(level: LogLevel, message: string): void {
-    if (level !== 'WARN' && level !== 'ERROR') return;
-    this.clear();
-    this.out.write(`${level.toLowerCase()}: ${stripControl(message)}\n`);
-    this.draw(true);
-  }
-
-  clear(): void {
-    if (this.tty && this.drawn) this.out.write('\r\x1b[2K');
-    this.drawn = false;
-  }
-
-  private draw(force: boolean): void {
-    if (!this.tty) return;
-    const now = Date.now();
-    if (!force && now - this.lastDraw < 100) return;
-    this.lastDraw = now;
-    const secs = Math.max(0.001, (now - this.startedAt) / 1000);
-    const rate = this.count / secs;
-    const n = (x: number) => Math.round(x).toLocaleString('en-US');
-    const total = this.useTotal ? this.total : undefined;
-    if (total !== undefined && total > 0) {
-      const frac = Math.min(1, this.count / total);
-      const width = 24;
-      const filled = Math.round(frac * width);
-      const eta = rate > 0 ? Math.max(0, (total - this.count) / rate) : NaN;
-      this.write(
-        `offers [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${Math.floor(frac * 100)}% ` +
-          `${n(this.count)}/${n(total)} · ${n(rate)}/s · ETA ${Number.isFinite(eta) ? `${Math.ceil(eta)}s` : '?'}`,
-      );
-    } else {
-      this.write(
-        `offers ${n(this.count)} read · ${n(rate)}/s` +
-          (this.total !== undefined ? ` (of at most ${n(this.total)})` : ''),
-      );
-    }
-  }
-
-  private write(line: string): void {
-    if (!this.tty) return;
-    const cols = this.out.columns || 80;
-    this.out.write(`\r\x1b[2K${line.slice(0, cols - 1)}`);
-    this.drawn = true;
   }
 }

@@ -1,7 +1,7 @@
-import { spawn } from 'child_process';
 import fs from 'fs';
 import path from 'path';
-import { GoKartSimulator } from '../src/simulator';
+import { runChild } from '../tools/run-cli';
+import { GoKartSimulator } from '../tools/simulator';
 import { MAIN, ROOT, TempDir } from './cli-helpers';
 
 // examples/ci-sync.sh as a CI job runs it, with bin/main (GOKART_MAIN) against the simulator.
@@ -21,24 +21,21 @@ afterAll(async () => {
   tmp.remove();
 });
 
-function ciSync(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', [SCRIPT], {
-      cwd: tmp.dir,
-      env: {
-        PATH: process.env.PATH ?? '',
-        GOKART_RETRY_BASE_MS: '20',
-        GOKART_MAIN: `${process.execPath} ${MAIN}`,
-        SYNC_DIR: syncDir,
-        ...env,
-      },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stderr }));
+async function ciSync(
+  env: Record<string, string>,
+): Promise<{ code: number | null; stderr: string }> {
+  const { code, stderr } = await runChild('bash', [SCRIPT], {
+    cwd: tmp.dir,
+    inheritEnv: false,
+    env: {
+      PATH: process.env.PATH ?? '',
+      GOKART_RETRY_BASE_MS: '20',
+      GOKART_MAIN: `${process.execPath} ${MAIN}`,
+      SYNC_DIR: syncDir,
+      ...env,
+    },
   });
+  return { code, stderr };
 }
 
 describe('examples/ci-sync.sh', () => {

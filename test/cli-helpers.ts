@@ -1,11 +1,11 @@
 import Ajv from 'ajv';
-import { spawn } from 'child_process';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
 
-export const ROOT = path.resolve(__dirname, '..');
-export const MAIN = path.join(ROOT, 'bin', 'main');
+import { MAIN, MainOptions, ROOT, runMain, RunResult } from '../tools/run-cli';
+
+export { MAIN, ROOT };
 
 const validateMessage = new Ajv({ allErrors: true, strict: false }).compile(
   JSON.parse(fs.readFileSync(path.join(ROOT, 'test_files', 'airbyte_message.schema.json'), 'utf8')),
@@ -38,48 +38,41 @@ export class TempDir {
   }
 }
 
+/** bin/main as the tests run it: retries wait 20 ms, not seconds. */
+export function runMainForTest(args: string[], options: MainOptions = {}): Promise<RunResult> {
+  return runMain(args, { ...options, env: { GOKART_RETRY_BASE_MS: '20', ...options.env } });
+}
+
 /**
  * Runs bin/main as a child process and parses stdout; fails the test if any
  * stdout line is not a valid plain Airbyte message.
  */
-export function runCli(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, ...args], {
-      env: { ...process.env, GOKART_RETRY_BASE_MS: '20', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const messages: Message[] = [];
-      for (const line of stdout.split('\n')) {
-        if (!line) continue;
-        let msg: Message;
-        try {
-          msg = JSON.parse(line);
-        } catch {
-          return reject(new Error(`stdout line is not JSON: ${line.slice(0, 200)}`));
-        }
-        if (!validateMessage(msg)) {
-          return reject(new Error(`not a plain Airbyte message: ${line.slice(0, 300)}`));
-        }
-        messages.push(msg);
-      }
-      resolve({
-        code,
-        messages,
-        stdout,
-        stderr,
-        records: messages.filter((m) => m.type === 'RECORD'),
-        states: messages.filter((m) => m.type === 'STATE'),
-        traces: messages.filter((m) => m.type === 'TRACE'),
-        logs: messages.filter((m) => m.type === 'LOG').map((m) => m.log.message),
-      });
-    });
-  });
+export async function runCli(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+  const { code, stdout, stderr } = await runMainForTest(args, { env });
+  const messages: Message[] = [];
+  for (const line of stdout.split('\n')) {
+    if (!line) continue;
+    let msg: Message;
+    try {
+      msg = JSON.parse(line);
+    } catch {
+      throw new Error(`stdout line is not JSON: ${line.slice(0, 200)}`);
+    }
+    if (!validateMessage(msg)) {
+      throw new Error(`not a plain Airbyte message: ${line.slice(0, 300)}`);
+    }
+    messages.push(msg);
+  }
+  return {
+    code,
+    messages,
+    stdout,
+    stderr,
+    records: messages.filter((m) => m.type === 'RECORD'),
+    states: messages.filter((m) => m.type === 'STATE'),
+    traces: messages.filter((m) => m.type === 'TRACE'),
+    logs: messages.filter((m) => m.type === 'LOG').map((m) => m.log.message),
+  };
 }
 
 export const CATALOG_FULL = path.join(ROOT, 'test_files', 'configured_catalog.json');

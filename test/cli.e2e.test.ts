@@ -1,16 +1,15 @@
-import { generateOffers, GoKartSimulator } from '../src/simulator';
+import { generateOffers, GoKartSimulator } from '../tools/simulator';
 import {
   CATALOG_FULL,
   CATALOG_INCREMENTAL,
   CliRun,
   errors,
-  MAIN,
+  runMainForTest,
   ROOT,
   runCli,
   statuses,
   TempDir,
 } from './cli-helpers';
-import { spawn } from 'child_process';
 import fs from 'fs';
 import path from 'path';
 
@@ -227,17 +226,10 @@ describe('read: full refresh', () => {
 
   it('stops with one line, not a stack trace, when the reader closes stdout', async () => {
     reset(3000);
-    const child = spawn(
-      process.execPath,
-      [MAIN, 'read', '--config', config(), '--catalog', CATALOG_FULL],
-      {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
+    const { code, stderr } = await runMainForTest(
+      ['read', '--config', config(), '--catalog', CATALOG_FULL],
+      { onStart: (child) => child.stdout?.once('data', () => child.stdout?.destroy()) }, // `| head -1`
     );
-    let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
-    child.stdout.once('data', () => child.stdout.destroy()); // like `| head -1`
-    const code = await new Promise((resolve) => child.on('close', resolve));
     expect(code).toBe(1);
     expect(stderr.trim()).toBe('stopped: stdout was closed by its reader (EPIPE)');
   });

@@ -1,15 +1,11 @@
 import { AxiosError } from 'axios';
 import http from 'http';
 import type { AddressInfo } from 'net';
-import {
-  GoKartClient,
-  MAX_RETRY_WAIT_MS,
-  RetryNotice,
-  retryWaitMs,
-  toApiError,
-} from '../src/client';
+import { GoKartClient, MAX_RETRY_WAIT_MS, retryWaitMs, toApiError } from '../src/api/client';
+import { RetryNotice } from '../src/api/types';
 import { GoKartConfig, resolveConfig, validateConfig } from '../src/config';
-import { GoKartSimulator } from '../src/simulator';
+import { GoKartSimulator } from '../tools/simulator';
+import { offersQuery } from '../src/streams/offers';
 
 let sim: GoKartSimulator;
 beforeAll(async () => {
@@ -43,7 +39,9 @@ async function withClient<T>(
 
 describe('GoKartClient', () => {
   it('reads a page and unwraps the envelope', async () => {
-    const page = await withClient(config({ page_size: 50 }), (c) => c.fetchPage({ page: 2 }));
+    const page = await withClient(config({ page_size: 50 }), (c) =>
+      c.fetchPage(offersQuery(c.config, { page: 2 })),
+    );
     expect(page).toMatchObject({
       pageIndex: 2,
       totalCount: 120,
@@ -55,7 +53,9 @@ describe('GoKartClient', () => {
   });
 
   it('asks for newest launch first only when told to', async () => {
-    await withClient(config(), (c) => c.fetchPage({ page: 0, newestLaunchFirst: true }));
+    await withClient(config(), (c) =>
+      c.fetchPage(offersQuery(c.config, { page: 0, newestLaunchFirst: true })),
+    );
     expect(sim.requests[0]).toMatchObject({ orderby: 'LaunchDate', orderAsc: false });
   });
 
@@ -64,7 +64,7 @@ describe('GoKartClient', () => {
     sim.injectFault({ kind: 'status', status: 429, retryAfter: until.toUTCString() });
     const started = Date.now();
     const notices = await withClient(config(), async (c, n) => {
-      await c.fetchPage({ page: 0 });
+      await c.fetchPage(offersQuery(c.config, { page: 0 }));
       return n;
     });
     expect(notices).toHaveLength(1);
@@ -83,7 +83,7 @@ describe('GoKartClient', () => {
     const until = new Date(Date.now() + 2000);
     sim.injectFault({ kind: 'status', status: 429, retryAfter: until.toUTCString() });
     const notices = await withClient(config(), async (c, n) => {
-      await c.fetchPage({ page: 0 });
+      await c.fetchPage(offersQuery(c.config, { page: 0 }));
       return n;
     });
     expect(notices[0].quotaReset).toBe(Date.parse(until.toUTCString()));
@@ -92,7 +92,7 @@ describe('GoKartClient', () => {
   it('does not wait for a Retry-After beyond the budget: fails at once, naming the time', async () => {
     sim.injectFault({ kind: 'status', status: 429, retryAfter: '36000', times: 5 });
     const err = await withClient(config(), async (c, n) => {
-      const e = await c.fetchPage({ page: 0 }).catch((x) => x);
+      const e = await c.fetchPage(offersQuery(c.config, { page: 0 })).catch((x) => x);
       expect(n).toHaveLength(0);
       return e;
     });
@@ -108,7 +108,9 @@ describe('GoKartClient', () => {
     ['a gzip bomb', { kind: 'huge', bytes: 200_000_000, gzip: true }],
   ] as const)('refuses %s past 8 MiB without retrying', async (_, fault) => {
     sim.injectFault({ ...fault, times: 5 });
-    const err = await withClient(config(), (c) => c.fetchPage({ page: 0 })).catch((e) => e);
+    const err = await withClient(config(), (c) =>
+      c.fetchPage(offersQuery(c.config, { page: 0 })),
+    ).catch((e) => e);
     expect(sim.requests).toHaveLength(1);
     expect(err.failureType).toBe('system_error');
     expect(err.message).toMatch(/^GoKart's response for page 0 exceeded the 8 MiB size limit/);
@@ -116,7 +118,7 @@ describe('GoKartClient', () => {
 
   it('reads a gzip-compressed page', async () => {
     sim.injectFault({ kind: 'huge', bytes: 0, gzip: true });
-    const page = await withClient(config(), (c) => c.fetchPage({ page: 0 }));
+    const page = await withClient(config(), (c) => c.fetchPage(offersQuery(c.config, { page: 0 })));
     expect(page.items).toHaveLength(100);
   });
 
@@ -124,7 +126,9 @@ describe('GoKartClient', () => {
     // One byte every 100 ms never leaves the socket idle for a second, and takes minutes.
     sim.injectFault({ kind: 'drip', delayMs: 100 });
     const cfg = config({ request_timeout_seconds: 1, max_retries: 0 });
-    const err = await withClient(cfg, (c) => c.fetchPage({ page: 0 })).catch((e) => e);
+    const err = await withClient(cfg, (c) => c.fetchPage(offersQuery(c.config, { page: 0 }))).catch(
+      (e) => e,
+    );
     expect(err.message).toBe(
       'Reading page 0 failed: the request timed out (no complete answer within 1 s)',
     );
@@ -133,7 +137,7 @@ describe('GoKartClient', () => {
   it('backs off exponentially with jitter between retries', async () => {
     sim.injectFault({ kind: 'status', status: 503, times: 3 });
     const notices = await withClient({ ...config(), retryBaseDelayMs: 100 }, async (c, n) => {
-      await c.fetchPage({ page: 0 });
+      await c.fetchPage(offersQuery(c.config, { page: 0 }));
       return n;
     });
     const delays = notices.map((n) => n.delayMs);
@@ -155,7 +159,7 @@ describe('GoKartClient', () => {
     const { port } = server.address() as AddressInfo;
     try {
       const cfg = config({ page_size: 40, api_url: `http://127.0.0.1:${port}` });
-      const page = await withClient(cfg, (c) => c.fetchPage({ page: 0 }));
+      const page = await withClient(cfg, (c) => c.fetchPage(offersQuery(c.config, { page: 0 })));
       expect(page).toMatchObject({ ...data, pageSize: 40 });
     } finally {
       await new Promise((resolve) => server.close(resolve));
@@ -165,7 +169,7 @@ describe('GoKartClient', () => {
   it('says why a 200 was retried', async () => {
     sim.injectFault({ kind: 'unsuccessful', messages: ['index rebuilding'] });
     const notices = await withClient(config(), async (c, n) => {
-      await c.fetchPage({ page: 0 });
+      await c.fetchPage(offersQuery(c.config, { page: 0 }));
       return n;
     });
     expect(notices[0].reason).toBe(
@@ -224,7 +228,9 @@ describe('toApiError', () => {
   it('calls a 200 that stayed broken after retries a transient failure', async () => {
     sim.injectFault({ kind: 'not-json', times: 5 });
     const cfgSim = config({ max_retries: 2 });
-    const err = await withClient(cfgSim, (c) => c.fetchPage({ page: 0 })).catch((e) => e);
+    const err = await withClient(cfgSim, (c) =>
+      c.fetchPage(offersQuery(c.config, { page: 0 })),
+    ).catch((e) => e);
     expect(err.failureType).toBe('transient_error');
     expect(err.message).toBe(
       'Reading page 0 failed after 3 attempts: HTTP 200 but the body is not JSON (truncated or an HTML error page?)',

@@ -6,7 +6,7 @@
 import { execFile } from 'child_process';
 import fs from 'fs';
 import path from 'path';
-import { generateOffers, GoKartSimulator } from '../src/simulator';
+import { generateOffers, GoKartSimulator } from '../tools/simulator';
 import { CATALOG_FULL, CliRun, errors, MAIN, Message, ROOT, runCli, TempDir } from './cli-helpers';
 
 const TOKEN = 'sim-token-first-hour-7c1d';

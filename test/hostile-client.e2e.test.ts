@@ -1,5 +1,5 @@
 import fs from 'fs';
-import { Fault, generateOffers, GoKartSimulator } from '../src/simulator';
+import { Fault, generateOffers, GoKartSimulator } from '../tools/simulator';
 import { CATALOG_FULL, CliRun, errors, runCli, TempDir } from './cli-helpers';
 
 // End to end: bin/main against a simulator that misbehaves the way a broken server or proxy

@@ -4,20 +4,20 @@
  * that are not date-times; `read` and `sync` run as child processes.
  */
 import { DuckDBInstance } from '@duckdb/node-api';
-import { spawn } from 'child_process';
 import fs from 'fs';
 import path from 'path';
-import { generateOffers, GoKartSimulator, Offer, Rewrite } from '../src/simulator';
+import { generateOffers, GoKartSimulator, Offer, Rewrite } from '../tools/simulator';
 import {
   CATALOG_FULL,
   CATALOG_INCREMENTAL,
   CliRun,
   errors,
-  MAIN,
+  runMainForTest,
   ROOT,
   runCli,
   TempDir,
 } from './cli-helpers';
+import type { RunResult } from '../tools/run-cli';
 
 const DAY_MS = 86_400_000;
 const INVALID_DATE_WARNING = /which is not a valid RFC 3339 date-time: it is treated as undated/;
@@ -64,23 +64,8 @@ function read(
 }
 
 /** `bin/main sync`: exit code, stdout (the summary) and stderr (warnings, the error). */
-function sync(
-  cfg: string,
-  db: string,
-  ...more: string[]
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, 'sync', '--config', cfg, '--db', db, ...more], {
-      env: { ...process.env, GOKART_RETRY_BASE_MS: '20' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function sync(cfg: string, db: string, ...more: string[]): Promise<RunResult> {
+  return runMainForTest(['sync', '--config', cfg, '--db', db, ...more]);
 }
 
 async function query<T = Record<string, unknown>>(db: string, sql: string): Promise<T[]> {

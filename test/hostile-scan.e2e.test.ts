@@ -4,11 +4,20 @@
  * huge totalPages. A scan must prove it is complete before it saves a state.
  */
 import { DuckDBInstance } from '@duckdb/node-api';
-import { spawn } from 'child_process';
 import fs from 'fs';
 import path from 'path';
-import { generateOffers, GoKartSimulator } from '../src/simulator';
-import { CATALOG_FULL, CliRun, errors, MAIN, ROOT, runCli, statuses, TempDir } from './cli-helpers';
+import { generateOffers, GoKartSimulator } from '../tools/simulator';
+import type { RunResult } from '../tools/run-cli';
+import {
+  CATALOG_FULL,
+  CliRun,
+  errors,
+  ROOT,
+  runCli,
+  runMainForTest,
+  statuses,
+  TempDir,
+} from './cli-helpers';
 
 const OFFERS = 1000; // 10 pages of the default page_size 100
 let sim: GoKartSimulator;
@@ -111,20 +120,8 @@ describe('sync --full-refresh against a short page', () => {
     }
   }
 
-  function sync(db: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(
-        process.execPath,
-        [MAIN, 'sync', '--config', configFile(), '--db', db, '--full-refresh'],
-        { env: { ...process.env, GOKART_RETRY_BASE_MS: '20' }, stdio: ['ignore', 'pipe', 'pipe'] },
-      );
-      let stdout = '';
-      let stderr = '';
-      child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
-      child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-    });
+  function sync(db: string): Promise<RunResult> {
+    return runMainForTest(['sync', '--config', configFile(), '--db', db, '--full-refresh']);
   }
 
   it('deletes nothing and leaves the table as it was', async () => {

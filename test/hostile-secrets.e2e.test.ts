@@ -4,8 +4,9 @@
  * server that echoes it, hostile server text, configs from pipes, and signals.
  */
 import { DuckDBInstance } from '@duckdb/node-api';
-import { ChildProcess, spawn } from 'child_process';
-import { GoKartSimulator } from '../src/simulator';
+import { ChildProcess } from 'child_process';
+import { runChild, RunResult } from '../tools/run-cli';
+import { GoKartSimulator } from '../tools/simulator';
 import {
   CATALOG_FULL,
   CliRun,
@@ -13,6 +14,7 @@ import {
   MAIN,
   Message,
   runCli,
+  runMainForTest,
   statuses,
   TempDir,
 } from './cli-helpers';
@@ -21,8 +23,8 @@ import {
 const TOKEN = 'tok"en\\e2e-5f2b9c';
 /** Every way the token could be printed: as is, and JSON-escaped once and twice. */
 const FORMS = [TOKEN, JSON.stringify(TOKEN).slice(1, -1), JSON.stringify(JSON.stringify(TOKEN))];
-// A message of 2 MB: well past the 2,000-character cap, below the 8 MiB response limit.
-const HUGE = 2_000_000;
+// Under the 8 MiB response limit, so the connector reads the text and must cut it itself.
+const HUGE = 4_000_000;
 
 let sim: GoKartSimulator;
 const tmp = new TempDir();
@@ -61,26 +63,17 @@ function serverSays(messages: string[]): void {
 
 interface Child {
   child: ChildProcess;
-  done: Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }>;
+  done: Promise<RunResult>;
 }
 
 /** bin/main through bash (for pipes and <(…)), or directly; stdout and stderr collected. */
 function start(args: string[], shell?: string): Child {
-  const child = shell
-    ? spawn('bash', ['-c', shell], { stdio: ['ignore', 'pipe', 'pipe'] })
-    : spawn(process.execPath, [MAIN, ...args], {
-        env: { ...process.env, GOKART_RETRY_BASE_MS: '20' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-  children.push(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.setEncoding('utf8').on('data', (d) => (stdout += d));
-  child.stderr?.setEncoding('utf8').on('data', (d) => (stderr += d));
-  const done = new Promise<Awaited<Child['done']>>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
+  let child: ChildProcess | undefined;
+  const onStart = (c: ChildProcess) => children.push((child = c));
+  const done = shell
+    ? runChild('bash', ['-c', shell], { onStart })
+    : runMainForTest(args, { onStart });
+  if (!child) throw new Error('the child was not started');
   return { child, done };
 }
 
@@ -161,7 +154,7 @@ describe('the token never appears in any output', () => {
 describe('server text reaches the terminal cleaned and capped', () => {
   const hostile = () => ['\x1b[2J\x1b[H\x1b]0;owned\x07screen cleared ' + 'x'.repeat(HUGE)];
 
-  it('read: no escape sequence and no 2 MB line', async () => {
+  it('read: no escape sequence and no 4 MB line', async () => {
     serverSays(hostile());
     const run = await runCli([
       'read',

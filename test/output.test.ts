@@ -1,5 +1,7 @@
 import { Writable } from 'stream';
-import { JsonLinesSink, Scrubber, streamState, traceError } from '../src/output';
+import { streamState, traceError } from '../src/airbyte/messages';
+import { AirbyteWriter } from '../src/airbyte/writer';
+import { Scrubber } from '../src/text';
 
 /** A stdout stand-in that accepts little and drains only when told. */
 class SlowOut extends Writable {
@@ -17,10 +19,10 @@ class SlowOut extends Writable {
   }
 }
 
-describe('JsonLinesSink', () => {
+describe('AirbyteWriter', () => {
   it('writes one RECORD line per offer, with an integer emitted_at', async () => {
     const out = new SlowOut();
-    const sink = new JsonLinesSink(out);
+    const sink = new AirbyteWriter(out);
     const done = sink.records('offers', [
       { id: 'a', launchDate: null },
       { id: 'b', extra: { x: 1 } },
@@ -54,7 +56,7 @@ describe('JsonLinesSink', () => {
 
   it('waits for the consumer before the next page (backpressure)', async () => {
     const out = new SlowOut();
-    const sink = new JsonLinesSink(out);
+    const sink = new AirbyteWriter(out);
     let resolved = false;
     const done = sink.records('offers', [{ id: 'a' }]).then(() => (resolved = true));
     await new Promise((r) => setImmediate(r));
@@ -64,9 +66,21 @@ describe('JsonLinesSink', () => {
     expect(resolved).toBe(true);
   });
 
+  it('waits for the consumer before a log line returns too (no fire-and-forget)', async () => {
+    const out = new SlowOut();
+    const writer = new AirbyteWriter(out);
+    let resolved = false;
+    const done = writer.log('WARN', 'retrying page 3').then(() => (resolved = true));
+    await new Promise((r) => setImmediate(r));
+    expect(resolved).toBe(false);
+    out.release();
+    await done;
+    expect(resolved).toBe(true);
+  });
+
   it('scrubs secrets from every non-record message', async () => {
     const out = new SlowOut();
-    const sink = new JsonLinesSink(out, new Scrubber(['s3cret-token']));
+    const sink = new AirbyteWriter(out, new Scrubber(['s3cret-token']));
     const done = sink.message(streamState('offers', { note: 'header ApiToken s3cret-token' }, 0));
     out.release();
     await done;
@@ -78,7 +92,7 @@ describe('JsonLinesSink', () => {
     const token = 'to"k\\en-42';
     const escaped = JSON.stringify(token).slice(1, -1);
     const out = new SlowOut();
-    const sink = new JsonLinesSink(out, new Scrubber(['s3cret-token']));
+    const sink = new AirbyteWriter(out, new Scrubber(['s3cret-token']));
     sink.scrubber.add([token]); // known once the config was read
     const done = sink.message(
       traceError({

@@ -1,6 +1,9 @@
-import { Offer, OffersPage, PageRequest } from '../src/client';
+import { Offer, OffersPage, PageRequest } from '../src/api/types';
 import { ApiError } from '../src/errors';
-import { OfferScanner, ScanPlan } from '../src/pager';
+import { ScanPlan } from '../src/read/scan/scanner';
+import { offersScanner } from '../src/streams/offers';
+
+type OffersPlan = Omit<ScanPlan, 'time'>;
 
 const DAY = 86_400_000;
 const T0 = Date.parse('2025-01-01T00:00:00Z');
@@ -65,7 +68,7 @@ class FakeApi {
   };
 }
 
-async function scanAll(api: FakeApi, plan: ScanPlan, scanner = new OfferScanner(api.fetch, plan)) {
+async function scanAll(api: FakeApi, plan: OffersPlan, scanner = offersScanner(api.fetch, plan)) {
   const ids: string[] = [];
   for await (const batch of scanner.scan()) ids.push(...batch.map((o) => o.id));
   return { ids, scanner };
@@ -97,7 +100,7 @@ describe('OfferScanner full scans', () => {
   it('lowers concurrency when told of a rate limit', async () => {
     const api = new FakeApi(200, 10);
     api.latency = () => 2;
-    const scanner = new OfferScanner(api.fetch, { concurrency: 8 });
+    const scanner = offersScanner(api.fetch, { concurrency: 8 });
     scanner.lowerConcurrency();
     scanner.lowerConcurrency();
     await scanAll(api, { concurrency: 8 }, scanner);
@@ -132,7 +135,7 @@ describe('OfferScanner full scans', () => {
       if (served === 4) api.inventory.splice(0, 15);
     };
     const got: string[] = [];
-    const scan = new OfferScanner(api.fetch, { concurrency: 1, maxRescans: 0 }).scan();
+    const scan = offersScanner(api.fetch, { concurrency: 1, maxRescans: 0 }).scan();
     await expect(
       (async () => {
         for await (const batch of scan) got.push(...batch.map((o) => o.id));
@@ -176,7 +179,7 @@ describe('OfferScanner full scans', () => {
       pageIndex: req.page,
     });
     await expect(
-      scanAll(api, { concurrency: 1 }, new OfferScanner(stuck, { concurrency: 1 })),
+      scanAll(api, { concurrency: 1 }, offersScanner(stuck, { concurrency: 1 })),
     ).rejects.toThrow('same offers for pages 0 and 1');
   });
 });
@@ -245,7 +248,7 @@ describe('OfferScanner proves a scan complete', () => {
       hasNextPage: true,
     });
     await expect(
-      scanAll(api, { concurrency: 4 }, new OfferScanner(looping, { concurrency: 4 })),
+      scanAll(api, { concurrency: 4 }, offersScanner(looping, { concurrency: 4 })),
     ).rejects.toMatchObject({
       failureType: 'transient_error',
       message: expect.stringContaining(
@@ -274,7 +277,7 @@ describe('OfferScanner proves a scan complete', () => {
       hasNextPage: true,
     });
     await expect(
-      scanAll(api, { concurrency: 4 }, new OfferScanner(alternating, { concurrency: 4 })),
+      scanAll(api, { concurrency: 4 }, offersScanner(alternating, { concurrency: 4 })),
     ).rejects.toMatchObject({
       failureType: 'transient_error',
       message: expect.stringContaining('distinct ids 20 of 30 expected: pages 0–2 repeat offers'),
@@ -382,7 +385,7 @@ describe('OfferScanner cancellation', () => {
         items: all.slice(req.page * 10, req.page * 10 + 10),
       };
     };
-    const scanner = new OfferScanner(fetch, { concurrency: 4, threshold: T0 + 975 * DAY });
+    const scanner = offersScanner(fetch, { concurrency: 4, threshold: T0 + 975 * DAY });
     const got: string[] = [];
     for await (const batch of scanner.scan()) got.push(...batch.map((o) => o.id));
     await new Promise((r) => setTimeout(r, 120));

@@ -1,6 +1,6 @@
 import fs from 'fs';
 import path from 'path';
-import { GoKartSimulator } from '../src/simulator';
+import { GoKartSimulator } from '../tools/simulator';
 import { ROOT, runCli, TempDir } from './cli-helpers';
 
 // The README's "Run the connector" commands with the files in samples/, against the

@@ -7,7 +7,7 @@ import {
   Offer,
   OFFERS_PATH,
   SimulatorOptions,
-} from '../src/simulator';
+} from '../tools/simulator';
 
 interface PageData {
   pageIndex: number;

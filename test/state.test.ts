@@ -1,7 +1,18 @@
 import { SyncMode } from 'faros-airbyte-cdk/lib/protocol';
-import { OffersPage } from '../src/client';
-import { resolveConfig, validateConfig } from '../src/config';
-import { openRead, parseInputState } from '../src/state';
+import { OffersPage } from '../src/api/types';
+import { GoKartConfig, resolveConfig, validateConfig } from '../src/config';
+import { streamStateOf } from '../src/read/state';
+import { FetchPage } from '../src/api/types';
+import { offers, OffersState, parseOffersState } from '../src/streams/offers';
+
+const parseInputState = (input: unknown) => parseOffersState(streamStateOf(input, 'offers'));
+const openRead = (
+  config: GoKartConfig,
+  syncMode: SyncMode,
+  state: OffersState,
+  fetchPage: FetchPage,
+  hooks: object,
+) => offers.open({ config, syncMode, state, fetchPage, hooks });
 
 const DAY = 86_400_000;
 const stream = (name: string, stream_state: unknown) => ({
@@ -114,7 +125,7 @@ describe('openRead', () => {
       {},
     );
     await drain(read);
-    const saved = Date.parse(read.finalState().launchDate!);
+    const saved = Date.parse(String(read.finalState().launchDate));
     expect(saved).toBeGreaterThanOrEqual(before - 1000);
     expect(saved).toBeLessThanOrEqual(Date.now());
 

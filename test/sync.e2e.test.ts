@@ -12,15 +12,9 @@ import {
   mulberry32,
   Offer,
   SimulatorOptions,
-} from '../src/simulator';
-import { MAIN, ROOT, TempDir } from './cli-helpers';
-
-interface SyncRun {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
+} from '../tools/simulator';
+import type { RunResult } from '../tools/run-cli';
+import { ROOT, runMainForTest, TempDir } from './cli-helpers';
 
 const DAY_MS = 86_400_000;
 const tmp = new TempDir();
@@ -64,20 +58,13 @@ function newDb(): string {
 function sync(
   args: string[],
   opts: { env?: Record<string, string>; onStart?: (child: ChildProcess) => void } = {},
-): Promise<SyncRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, 'sync', ...args], {
-      env: { ...process.env, GOKART_RETRY_BASE_MS: '20', ...opts.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.push(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-    opts.onStart?.(child);
+): Promise<RunResult> {
+  return runMainForTest(['sync', ...args], {
+    env: opts.env,
+    onStart: (child) => {
+      children.push(child);
+      opts.onStart?.(child);
+    },
   });
 }
 

@@ -15,7 +15,7 @@
  * KEEP_SMOKE_DIR=1 keeps the temporary folder.
  */
 import ignore from '@balena/dockerignore';
-import { ChildProcess, spawn, spawnSync } from 'child_process';
+import { spawnSync } from 'child_process';
 import * as ast from 'dockerfile-ast';
 import fs from 'fs';
 import yaml from 'js-yaml';
@@ -23,7 +23,15 @@ import os from 'os';
 import path from 'path';
 import { isDeepStrictEqual } from 'util';
 
-const ROOT = path.resolve(__dirname, '../..');
+import {
+  ROOT,
+  runChild,
+  runMain,
+  RunResult,
+  SimulatorProcess,
+  startSimulatorProcess,
+} from './run-cli';
+
 const WORK = fs.mkdtempSync(path.join(os.tmpdir(), 'image-smoke.'));
 const STARTED = Date.now();
 const seconds = (since: number) => `${Math.round((Date.now() - since) / 1000)}s`;
@@ -240,23 +248,7 @@ function checkRuntime(app: string) {
   say(`runtime stage: ${Math.round(kb / 1024)} MB, no dev-only packages`);
 }
 
-let simulator: ChildProcess | undefined;
-function startSimulator(): Promise<string> {
-  const args = ['lib/simulator-cli.js', '--port', '0', '--offers', '300'];
-  const sim = (simulator = spawn(process.execPath, args, { cwd: ROOT }));
-  let out = '';
-  return new Promise((resolve, reject) => {
-    const fail = (why: string) => reject(new SmokeFailure(`the simulator ${why}: ${out}`));
-    const onData = (d: Buffer) => {
-      const url = /GoKart simulator listening on (\S+)/.exec((out += d))?.[1];
-      if (url) resolve(url);
-    };
-    sim.stdout?.on('data', onData);
-    sim.stderr?.on('data', onData);
-    sim.on('exit', (code) => fail(`exited (${code}) before listening`));
-    setTimeout(() => fail('did not start in 20 s'), 20_000).unref();
-  });
-}
+let simulator: SimulatorProcess | undefined;
 
 /** Fails unless the image's output is the source tree's, showing the first difference. */
 function same(what: string, image: string, source: string) {
@@ -297,32 +289,47 @@ async function main() {
   const cmd = image.entrypoint.map((a) => (a.startsWith('/') ? image.root + a : a));
   const home = fs.mkdtempSync(path.join(WORK, 'home'));
   const env = { PATH: HOST_ENV.PATH, HOME: home, ...image.env };
-  const both = (...args: string[]) => [
-    run([...cmd, ...args], app, env),
-    run([path.join(ROOT, 'bin/main'), ...args], ROOT, env),
-  ];
+  /** The image's entrypoint and bin/main with the same arguments: their stdouts. */
+  const both = async (...args: string[]) => {
+    const options = { env, inheritEnv: false };
+    const image = await runChild(cmd[0], [...cmd.slice(1), ...args], { ...options, cwd: app });
+    const source = await runMain(args, { ...options, cwd: ROOT });
+    const ok = (who: string, r: RunResult) =>
+      check(
+        r.code === 0,
+        `${who} ${args[0]} exited ${r.code ?? r.signal}: ${r.stderr.slice(-2000)}`,
+      );
+    ok('the image', image);
+    ok('bin/main', source);
+    return [image.stdout, source.stdout] as const;
+  };
 
-  const [spec, sourceSpec] = both('spec');
+  const [spec, sourceSpec] = await both('spec');
   same('spec', spec, sourceSpec);
   const expected = JSON.parse(read('test_files/expected_spec.json'));
   const actual = JSON.parse(spec).spec;
   check(isDeepStrictEqual(actual, expected), 'test_files/expected_spec.json is not the spec');
   say(`spec: identical (${spec.length} bytes), matches test_files/expected_spec.json`);
 
-  const url = await startSimulator();
+  simulator = await startSimulatorProcess(['--port', '0', '--offers', '300']);
+  const url = simulator.url;
   const config = path.join(WORK, 'config.json');
   fs.writeFileSync(config, JSON.stringify({ api_token: 'sim-token', api_url: url }));
-  const [checked, discovered] = ['check', 'discover'].map((command) => {
-    const [out, source] = both(command, '--config', config);
-    same(command, out, source);
-    return out;
-  });
-  check(checked.includes('"status":"SUCCEEDED"'), `check did not succeed: ${checked}`);
-  check(discovered.includes('"name":"offers"'), `discover has no offers stream: ${discovered}`);
+  const [checked, discovered] = [
+    await both('check', '--config', config),
+    await both('discover', '--config', config),
+  ];
+  same('check', ...checked);
+  same('discover', ...discovered);
+  check(checked[0].includes('"status":"SUCCEEDED"'), `check did not succeed: ${checked[0]}`);
+  check(
+    discovered[0].includes('"name":"offers"'),
+    `discover has no offers stream: ${discovered[0]}`,
+  );
   say('check, discover: identical; check SUCCEEDED');
 
   const catalog = path.join(ROOT, 'test_files/configured_catalog.json');
-  const reads = both('read', '--config', config, '--catalog', catalog);
+  const reads = await both('read', '--config', config, '--catalog', catalog);
   const [out, source] = reads.map(recordsAndStates);
   same('read (records and state)', out.join('\n'), source.join('\n'));
   const records = out.filter((l) => l.startsWith('{"stream":"offers","data"')).length;
@@ -369,8 +376,8 @@ main()
     console.error('image-smoke: FAIL:', err instanceof SmokeFailure ? err.message : err);
     process.exitCode = 1;
   })
-  .finally(() => {
-    simulator?.kill();
+  .finally(async () => {
+    await simulator?.stop();
     if (process.env.KEEP_SMOKE_DIR) console.log(`image-smoke: kept ${WORK}`);
     else fs.rmSync(WORK, { recursive: true, force: true });
   });

@@ -3,46 +3,11 @@ import axiosRetry, { exponentialDelay } from 'axios-retry';
 import http from 'http';
 import https from 'https';
 import zlib from 'zlib';
-import { GoKartConfig } from './config';
-import { ApiError, errorText, FailureType } from './errors';
-import { cleanServerText } from './text';
-import { validators } from './validators';
-
-export const OFFERS_PATH = '/api/v1/sdk-offer-management/partner';
-
-/** An offer as the API sends it: passed through unchanged. */
-export interface Offer {
-  id: string;
-  launchDate?: string | null;
-  [field: string]: unknown;
-}
-
-export interface OffersPage {
-  pageIndex: number;
-  /** The page size the server reports; the requested size when it reports none. */
-  pageSize: number;
-  totalCount: number;
-  totalPages: number;
-  hasNextPage: boolean;
-  items: Offer[];
-}
-
-export interface PageRequest {
-  page: number;
-  /** Ask for newest launch first; undefined = the server's default order. */
-  newestLaunchFirst?: boolean;
-}
-
-/** Told before each retry wait, so the source can log it and react to rate limits. */
-export interface RetryNotice {
-  page: number;
-  attempt: number;
-  delayMs: number;
-  reason: string;
-  rateLimited: boolean;
-  /** When the server said (Retry-After) that it will take requests again, epoch ms. */
-  quotaReset?: number;
-}
+import { GoKartConfig } from '../config';
+import { ApiError, errorText, FailureType } from '../errors';
+import { cleanServerText } from '../text';
+import { validators } from '../validators';
+import { ListQuery, OffersPage, RetryNotice } from './types';
 
 /** A page as the envelope carries it: pageSize is optional there. */
 type ServedPage = Omit<OffersPage, 'pageSize'> & { pageSize?: number };
@@ -55,7 +20,7 @@ const TOO_LARGE = 'EGOKARTTOOLARGE';
 const WAIT_TOO_LONG = 'EGOKARTWAIT';
 
 /** The most one response may have, as received and as decompressed. A page of 100 offers is tens of KB. */
-export const MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
+const MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
 /** Exponential backoff alone waits at most this long before a retry. */
 const MAX_BACKOFF_MS = 60_000;
 /** A request waits for GoKart's Retry-After only while all its waits add up to at most this. */
@@ -95,13 +60,16 @@ export function retryWaitMs(
   return Math.max(backoff, retryAfterMs);
 }
 
-/** Reads the offers list page by page: keep-alive, retries with backoff, strict envelope checks. */
+/**
+ * Reads GoKart's paged lists a page at a time: keep-alive, retries with backoff,
+ * strict envelope checks. What is listed and how (path, sort, filters) is the stream's.
+ */
 export class GoKartClient {
   private readonly http: AxiosInstance;
   private readonly agent: http.Agent;
 
   constructor(
-    private readonly config: GoKartConfig,
+    readonly config: GoKartConfig,
     private readonly onRetry: (notice: RetryNotice) => void = () => {},
   ) {
     const isHttps = config.baseUrl.startsWith('https:');
@@ -198,26 +166,21 @@ export class GoKartClient {
     return err;
   }
 
-  async fetchPage(request: PageRequest, signal?: AbortSignal): Promise<OffersPage> {
+  async fetchPage(query: ListQuery, signal?: AbortSignal): Promise<OffersPage> {
     const params = new URLSearchParams({
-      page: String(request.page),
+      page: String(query.page),
       page_size: String(this.config.pageSize),
+      ...query.params,
     });
-    if (request.newestLaunchFirst) {
-      params.set('orderby', 'LaunchDate');
-      params.set('order_asc', 'false');
-    }
-    if (this.config.search) params.set('filter.search', this.config.search);
-    if (this.config.offerType) params.set('filter.offer_type', this.config.offerType);
     try {
-      const response = await this.http.get<ServedPage>(`${OFFERS_PATH}?${params}`, {
+      const response = await this.http.get<ServedPage>(`${query.path}?${params}`, {
         gokart: { callerSignal: signal, waitedMs: 0 },
       });
       const page = response.data;
       // A server that omits pageSize (or sends 0) is taken to use the size asked for.
       return { ...page, pageSize: page.pageSize || this.config.pageSize };
     } catch (err) {
-      throw toApiError(err, request.page, this.config);
+      throw toApiError(err, query.page, this.config, query);
     }
   }
 
@@ -344,7 +307,12 @@ function describeFailure(error: AxiosError): string {
 }
 
 /** A final, user-facing error: says what happened and where; never carries request headers. */
-export function toApiError(err: unknown, page: number, config: GoKartConfig): ApiError {
+export function toApiError(
+  err: unknown,
+  page: number,
+  config: GoKartConfig,
+  query?: ListQuery,
+): ApiError {
   if (axios.isCancel(err))
     return new ApiError(`Request for page ${page} was cancelled`, 'system_error', undefined, page);
   if (!(err instanceof AxiosError)) {
@@ -373,7 +341,7 @@ export function toApiError(err: unknown, page: number, config: GoKartConfig): Ap
       failureType = 'config_error';
       break;
     case status === 404:
-      message = `GoKart has no offers endpoint at ${config.baseUrl}${OFFERS_PATH} (${what}): check tenant or api_url`;
+      message = `GoKart has no ${query?.what ?? 'list'} endpoint at ${config.baseUrl}${query?.path ?? ''} (${what}): check tenant or api_url`;
       failureType = 'config_error';
       break;
     case status !== undefined && status >= 300 && status < 400: {

@@ -1,19 +1,18 @@
-import { spawn } from 'child_process';
 import fs from 'fs';
 import http from 'http';
 import os from 'os';
 import path from 'path';
 
+import { MAIN, ROOT, runMain, SimulatorProcess, startSimulatorProcess } from '../run-cli';
+import { OFFERS_PATH } from '../simulator/api';
+
 /**
  * `npm run bench`: the connector against the practical limit, on the simulator
  * running in a process of its own. See bench/results.md for the last results.
  */
-const ROOT = path.resolve(__dirname, '..');
-const MAIN = path.join(ROOT, 'bin', 'main');
-const RSS_HOOK = path.join(__dirname, 'bench-rss.js');
+const RSS_PROBE = path.join(__dirname, 'rss-probe.js');
 const REPEATS = Number(process.env.BENCH_REPEATS) || 3;
 const TOKEN = 'bench-token';
-const OFFERS_PATH = '/api/v1/sdk-offer-management/partner';
 
 interface Measure {
   label: string;
@@ -23,35 +22,34 @@ interface Measure {
   requests?: number;
 }
 
+let probes = 0;
 /** Runs a node program with stdout consumed as fast as possible; counts record lines. */
-function measure(label: string, args: string[], recordMarker: string): Promise<Measure> {
-  return new Promise((resolve, reject) => {
-    const started = process.hrtime.bigint();
-    const child = spawn(process.execPath, ['-r', RSS_HOOK, ...args], {
-      stdio: ['ignore', 'pipe', 'inherit', 'pipe'],
-    });
-    // Count markers in the raw bytes: decoding 30 MB of JSON here would steal CPU from the
-    // processes being measured on this 2-core machine.
-    const marker = Buffer.from(recordMarker, 'latin1');
-    let records = 0;
-    let tail: Buffer = Buffer.alloc(0);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      const bytes = tail.length ? Buffer.concat([tail, chunk]) : chunk;
-      for (let at = bytes.indexOf(marker); at >= 0; at = bytes.indexOf(marker, at + marker.length))
-        records++;
-      tail = bytes.subarray(bytes.length - (marker.length - 1));
-    });
-    let rss = '';
-    (child.stdio[3] as NodeJS.ReadableStream)
-      .setEncoding('utf8')
-      .on('data', (d: string) => (rss += d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code !== 0) return reject(new Error(`${label} exited with ${code}`));
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      resolve({ label, ms, records, rssMiB: Number(rss.trim()) / 1024 });
-    });
+async function measure(label: string, args: string[], recordMarker: string): Promise<Measure> {
+  const rssFile = path.join(tmp, `rss-${++probes}`);
+  // Count markers in the raw bytes: decoding 30 MB of JSON here would steal CPU from the
+  // processes being measured on this 2-core machine.
+  const marker = Buffer.from(recordMarker, 'latin1');
+  let records = 0;
+  let tail: Buffer = Buffer.alloc(0);
+  const count = (chunk: Buffer): void => {
+    const bytes = tail.length ? Buffer.concat([tail, chunk]) : chunk;
+    for (let at = bytes.indexOf(marker); at >= 0; at = bytes.indexOf(marker, at + marker.length))
+      records++;
+    tail = bytes.subarray(bytes.length - (marker.length - 1));
+  };
+  const started = process.hrtime.bigint();
+  const [main, ...rest] = args;
+  const run = await runMain(rest, {
+    main,
+    nodeArgs: ['-r', RSS_PROBE],
+    env: { BENCH_RSS_FILE: rssFile },
+    stdout: count,
+    stderr: 'inherit',
   });
+  if (run.code !== 0) throw new Error(`${label} exited with ${run.code ?? run.signal}`);
+  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  const rssMiB = Number(fs.readFileSync(rssFile, 'utf8').trim()) / 1024;
+  return { label, ms, records, rssMiB };
 }
 
 async function median(runs: number, run: () => Promise<Measure>): Promise<Measure> {
@@ -62,56 +60,36 @@ async function median(runs: number, run: () => Promise<Measure>): Promise<Measur
   return { ...mid, rssMiB: Math.max(...results.map((r) => r.rssMiB)) };
 }
 
-class SimulatorProcess {
-  url = '';
-  private child?: ReturnType<typeof spawn>;
-
-  async start(offers: number, latencyMs: number): Promise<void> {
-    this.child = spawn(
-      process.execPath,
-      [
-        path.join(__dirname, 'simulator-cli.js'),
-        '--offers',
-        String(offers),
-        '--latency-ms',
-        String(latencyMs),
-        '--token',
-        TOKEN,
-      ],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
+/** Calls the simulator's control API (GET without a body, POST with one). */
+function control(
+  sim: SimulatorProcess,
+  route: string,
+  body?: unknown,
+): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      `${sim.url}/_sim/${route}`,
+      { method: body === undefined ? 'GET' : 'POST' },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8').on('data', (d) => (text += d));
+        res.on('end', () => resolve(JSON.parse(text)));
+      },
     );
-    this.url = await new Promise((resolve, reject) => {
-      this.child!.stdout!.setEncoding('utf8').once('data', (line: string) => {
-        const match = /listening on (\S+)/.exec(line);
-        if (match) resolve(match[1]);
-        else reject(new Error(`unexpected simulator output: ${line}`));
-      });
-      this.child!.once('exit', (code) => reject(new Error(`simulator exited with ${code}`)));
-    });
-  }
-
-  control(route: string, body?: unknown): Promise<Record<string, unknown>> {
-    return new Promise((resolve, reject) => {
-      const req = http.request(
-        `${this.url}/_sim/${route}`,
-        { method: body === undefined ? 'GET' : 'POST' },
-        (res) => {
-          let text = '';
-          res.setEncoding('utf8').on('data', (d) => (text += d));
-          res.on('end', () => resolve(JSON.parse(text)));
-        },
-      );
-      req.on('error', reject);
-      req.end(body === undefined ? undefined : JSON.stringify(body));
-    });
-  }
-
-  stop(): void {
-    this.child?.kill('SIGTERM');
-  }
+    req.on('error', reject);
+    req.end(body === undefined ? undefined : JSON.stringify(body));
+  });
 }
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gokart-bench-'));
+/** The simulator for a scenario. */
+const simulator = (offers: number, latencyMs: number): Promise<SimulatorProcess> =>
+  startSimulatorProcess([
+    ...['--offers', String(offers), '--latency-ms', String(latencyMs), '--token', TOKEN],
+  ]);
+
+// Not in the --raw child, which is measured.
+const tmp =
+  process.argv[2] === '--raw' ? '' : fs.mkdtempSync(path.join(os.tmpdir(), 'gokart-bench-'));
 function file(name: string, value: unknown): string {
   const p = path.join(tmp, name);
   fs.writeFileSync(p, JSON.stringify(value));
@@ -203,14 +181,13 @@ async function main(): Promise<void> {
   const header =
     '| run | wall | records | records/s | peak RSS | vs raw |\n|---|---|---|---|---|---|';
   const checks: string[] = [];
-  const sim = new SimulatorProcess();
 
   const only = process.env.BENCH_ONLY; // e.g. "2" to run one scenario while tuning
   const runs = (n: string) => !only || only.includes(n);
 
   // 1. Latency-bound.
   if (runs('1')) {
-    await sim.start(20_000, 40);
+    const sim = await simulator(20_000, 40);
     process.env.RAW_PAGES = '200';
     out('## 1. Latency-bound: 20,000 offers, 40 ms per page request, page_size 100\n');
     out(header);
@@ -238,12 +215,12 @@ async function main(): Promise<void> {
         `≥ 3.5× faster than concurrency 1: ${(seqLat.ms / conLat.ms).toFixed(2)}×`,
       ),
     );
-    sim.stop();
+    await sim.stop();
   }
 
   // 2 and 3 share one simulator with 100,000 offers.
-  if (runs('2') || runs('3')) await sim.start(100_000, 0);
-  if (runs('2')) {
+  const sim = runs('2') || runs('3') ? await simulator(100_000, 0) : undefined;
+  if (sim && runs('2')) {
     // 2. CPU-bound.
     process.env.RAW_PAGES = '1000';
     out('\n## 2. CPU-bound: 100,000 offers, no added latency\n');
@@ -273,39 +250,33 @@ async function main(): Promise<void> {
       ),
     );
   }
-  if (runs('3')) {
+  if (sim && runs('3')) {
     // 3. Incremental: the state of a full read, then 50 new offers.
     out('\n## 3. Incremental: 100,000 offers, 50 new since the last state\n');
     const config = file('config-inc.json', { api_token: TOKEN, api_url: sim.url });
-    const stateOut = await new Promise<string>((resolve, reject) => {
-      const child = spawn(
-        process.execPath,
-        [MAIN, 'read', '--config', config, '--catalog', catalog('full')],
-        { stdio: ['ignore', 'pipe', 'inherit'] },
-      );
-      let last = '';
-      child.stdout.setEncoding('utf8').on('data', (d: string) => {
-        for (const line of d.split('\n')) if (line.includes('"type":"STATE"')) last = line;
-      });
-      child.on('close', () =>
-        last ? resolve(last) : reject(new Error('no state from the full read')),
-      );
+    const full = await runMain(['read', '--config', config, '--catalog', catalog('full')], {
+      stderr: 'inherit',
     });
+    const stateOut = full.stdout
+      .split('\n')
+      .filter((l) => l.includes('"type":"STATE"'))
+      .pop();
+    if (!stateOut) throw new Error('no state from the full read');
     const state = file('state.json', [JSON.parse(stateOut).state]);
     const now = Date.now();
-    await sim.control('offers', {
+    await control(sim, 'offers', {
       count: 50,
       launchFrom: new Date(now - 3_600_000).toISOString(),
       launchTo: new Date(now).toISOString(),
     });
-    await sim.control('reset-stats', {});
+    await control(sim, 'reset-stats', {});
     const check = await measure('check', [MAIN, 'check', '--config', config], '"SUCCEEDED"');
     const inc = await measure(
       'incremental read',
       [MAIN, 'read', '--config', config, '--catalog', catalog('incremental'), '--state', state],
       '"type":"RECORD"',
     );
-    const stats = await sim.control('stats');
+    const stats = await control(sim, 'stats');
     const requests = Number(stats.requests);
     out(
       '| run | wall | records | records/s | peak RSS | vs raw | requests |\n|---|---|---|---|---|---|---|',
@@ -319,7 +290,7 @@ async function main(): Promise<void> {
       verdict(requests <= 3, `incremental with 50 new offers: ≤ 3 requests in all: ${requests}`),
     );
   }
-  sim.stop();
+  await sim?.stop();
 
   out('\n## Targets\n');
   for (const c of checks) out(c);

@@ -1,10 +1,11 @@
 /**
  * Runs the GoKart Partner API simulator as its own process, for the demo, benchmarks and
- * manual testing: `node lib/simulator-cli.js --offers 100000 --latency-ms 20`.
+ * manual testing: `npm run simulator -- --offers 100000 --latency-ms 20`
+ * (node build/tools/simulator/cli.js).
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 
-import { GoKartSimulator, SortMode } from './simulator';
+import { GoKartSimulator, SortMode } from '.';
 
 /** Invalid option values exit with 2, like other CLI usage errors. */
 const USAGE_EXIT_CODE = 2;
@@ -36,7 +37,7 @@ interface CliOptions {
 
 function parseArgs(argv: string[]): CliOptions {
   const program = new Command()
-    .name('simulator-cli')
+    .name('simulator')
     .description('Serve a deterministic GoKart Partner API offers list')
     .option('--port <n>', 'port to listen on (0 = random)', integer('port', 0, 65535), 0)
     .option('--host <h>', 'address to bind', '127.0.0.1')

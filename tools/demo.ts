@@ -1,8 +1,10 @@
 import { DuckDBInstance } from '@duckdb/node-api';
-import { spawn } from 'child_process';
+import Table from 'cli-table3';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
+
+import { ROOT, runMain } from './run-cli';
 import { generateOffers, GoKartSimulator } from './simulator';
 
 /**
@@ -11,30 +13,18 @@ import { generateOffers, GoKartSimulator } from './simulator';
  * read), then incremental loading into DuckDB: sync into a fresh database,
  * change the inventory, sync again, query the table.
  */
-const MAIN = path.resolve(__dirname, '..', 'bin', 'main');
-const CATALOGS = path.resolve(__dirname, '..', 'test_files');
+const CATALOGS = path.join(ROOT, 'test_files');
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Message = Record<string, any>;
 
 /** Runs bin/main and returns its stdout as Airbyte messages. */
-function airbyte(args: string[]): Promise<Message[]> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, ...args], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (d) => (out += d));
-    child.on('error', reject);
-    child.on('close', () =>
-      resolve(
-        out
-          .split('\n')
-          .filter(Boolean)
-          .map((l) => JSON.parse(l)),
-      ),
-    );
-  });
+async function airbyte(args: string[]): Promise<Message[]> {
+  const { stdout } = await runMain(args, { stderr: 'inherit' });
+  return stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
 }
 
 /** Check, discover, a full read and an incremental read from its state, one line each. */
@@ -73,17 +63,13 @@ async function airbyteProtocol(config: string, dir: string, sim: GoKartSimulator
   console.log('   (5 offers were just published; the rest are inside the 3-day lookback window)');
 }
 
-function sync(args: string[]): Promise<void> {
+async function sync(args: string[]): Promise<void> {
   console.log(`\n$ bin/main sync ${args.join(' ')}`);
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, 'sync', ...args], { stdio: 'inherit' });
-    child.on('error', reject);
-    child.on('close', (code) =>
-      code === 0 ? resolve() : reject(new Error(`sync exited ${code}`)),
-    );
-  });
+  const run = await runMain(['sync', ...args], { stdout: 'inherit', stderr: 'inherit' });
+  if (run.code !== 0) throw new Error(`sync exited ${run.code ?? run.signal}`);
 }
 
+/** Runs a query and prints its result as a table. */
 async function show(db: string, sql: string): Promise<void> {
   const instance = await DuckDBInstance.create(db);
   const conn = await instance.connect();
@@ -91,10 +77,14 @@ async function show(db: string, sql: string): Promise<void> {
     const result = await conn.runAndReadAll(sql);
     const text = (v: unknown) =>
       typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v);
-    const rows = [result.columnNames(), ...result.getRowsJson().map((r) => r.map(text))];
-    const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-    console.log(`\n${sql}`);
-    for (const r of rows) console.log('  ' + r.map((v, i) => v.padEnd(widths[i])).join('  '));
+    const table = new Table({
+      head: result.columnNames(),
+      // Plain (no colours, no line between rows), so a log or a pipe reads it as well.
+      style: { head: [], border: [] },
+      chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
+    });
+    table.push(...result.getRowsJson().map((r) => r.map(text)));
+    console.log(`\n${sql}\n${table.toString()}`);
   } finally {
     conn.closeSync();
     instance.closeSync();
