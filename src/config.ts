@@ -37,7 +37,7 @@ export interface GoKartConfig {
   concurrency: number;
   timeoutMs: number;
   maxRetries: number;
-  /** Base of the exponential backoff; only tests and the benchmark lower it. */
+  /** Base of the exponential backoff (Tuning); only tests and the benchmark lower it. */
   retryBaseDelayMs: number;
 }
 
@@ -327,7 +327,18 @@ export function validateConfig(input: unknown): RawConfig {
   return config as unknown as RawConfig;
 }
 
-export function resolveConfig(raw: RawConfig): GoKartConfig {
+/**
+ * Knobs that are not user options: tests shorten the retry backoff and stop a sync mid-commit.
+ * Passed in by the caller (see `MainOptions` in index.ts), never read from the environment.
+ */
+export interface Tuning {
+  /** Base of the exponential retry backoff, default 500 ms. */
+  retryBaseDelayMs?: number;
+  /** `sync`: called in the commit transaction just before COMMIT (tests kill the process there). */
+  beforeCommit?: () => void;
+}
+
+export function resolveConfig(raw: RawConfig, tuning: Tuning = {}): GoKartConfig {
   const types = raw.offer_types ?? [];
   return {
     apiToken: raw.api_token,
@@ -341,7 +352,7 @@ export function resolveConfig(raw: RawConfig): GoKartConfig {
     concurrency: raw.concurrency,
     timeoutMs: raw.request_timeout_seconds * 1000,
     maxRetries: raw.max_retries,
-    retryBaseDelayMs: Number(process.env.GOKART_RETRY_BASE_MS) || 500,
+    retryBaseDelayMs: tuning.retryBaseDelayMs ?? 500,
   };
 }
 

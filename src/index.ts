@@ -1,14 +1,17 @@
 import { AirbyteConnectionStatusMessage } from 'faros-airbyte-cdk/lib/protocol';
 import { Command } from 'commander';
 import { constants } from 'os';
-import { ConfigInput, readConfigInput, readJsonFile } from './config';
+import { ConfigInput, readConfigInput, readJsonFile, Tuning } from './config';
 import { ConnectorError, errorText } from './errors';
 import { traceError } from './airbyte/messages';
 import { GoKartSource } from './airbyte/source';
 import { AirbyteWriter } from './airbyte/writer';
 
-/** The Airbyte CLI contract: spec | check | discover | read, messages on stdout. */
-export function main(argv: string[] = process.argv): void {
+/**
+ * The Airbyte CLI contract: spec | check | discover | read, messages on stdout (and `sync`).
+ * `tuning` is for tests (test/support/main-for-tests.js); bin/main passes none.
+ */
+export function main(argv: string[] = process.argv, tuning: Tuning = {}): void {
   // The reader went away (`| head`, a killed pipeline): nothing more can be delivered.
   // Stop with one line rather than a stack trace; no state is lost, since state is
   // only ever written after the records it covers.
@@ -30,7 +33,7 @@ export function main(argv: string[] = process.argv): void {
   const configOption = '--config <path>';
   const configHelp = 'config JSON file (optional when GOKART_* variables set the options)';
   let stop: AbortSignal | undefined;
-  const source = new GoKartSource();
+  const source = new GoKartSource(tuning);
   const program = new Command('main')
     .description('GoKart offers source for Airbyte')
     .showHelpAfterError()
@@ -126,7 +129,7 @@ export function main(argv: string[] = process.argv): void {
         return;
       }
       const stopSync = stopOnSignal();
-      const code = await sync.syncCommand(opts, stopSync);
+      const code = await sync.syncCommand({ ...opts, tuning }, stopSync);
       process.exitCode = code && stopSync.aborted ? signalExitCode(stopSync.reason) : code;
     });
 

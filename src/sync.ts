@@ -4,7 +4,7 @@
  * who want the offers in a table without running Airbyte.
  */
 import { SyncMode } from 'faros-airbyte-cdk/lib/protocol';
-import { readConfigInput, resolveConfig, validateConfig } from './config';
+import { readConfigInput, resolveConfig, Tuning, validateConfig } from './config';
 import { errorText } from './errors';
 import { readStreams } from './read/read';
 import { offers } from './streams/offers';
@@ -17,6 +17,7 @@ export interface SyncOptions {
   config?: string;
   db?: string;
   fullRefresh?: boolean;
+  tuning?: Tuning;
 }
 
 export interface SyncResult extends CommitResult {
@@ -96,9 +97,9 @@ async function syncWith(
   const db = opts.db ?? DEFAULT_DB;
   const mode: SyncModeName = opts.fullRefresh ? 'full_refresh' : 'incremental';
   // The config is checked before the database is touched, so a typo creates no file.
-  const config = resolveConfig(validateConfig(rawConfig));
+  const config = resolveConfig(validateConfig(rawConfig), opts.tuning);
 
-  const wh = await Warehouse.open(db);
+  const wh = await Warehouse.open(db, opts.tuning?.beforeCommit);
   try {
     const state = mode === 'incremental' ? await wh.loadState(offers.name) : undefined;
     const runId = await wh.startRun(mode);

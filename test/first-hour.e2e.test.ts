@@ -257,7 +257,7 @@ function syncCli(
     execFile(
       process.execPath,
       [MAIN, ...args],
-      { env: { ...process.env, GOKART_RETRY_BASE_MS: '20', ...vars } },
+      { env: { ...process.env, ...vars } },
       (err, stdout, stderr) => resolve({ code: err ? Number(err.code) : 0, stdout, stderr }),
     );
   });

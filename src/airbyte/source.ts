@@ -4,7 +4,14 @@ import {
   AirbyteSpec,
 } from 'faros-airbyte-cdk/lib/protocol';
 import { GoKartClient } from '../api/client';
-import { GoKartConfig, resolveConfig, SPEC_PATH, validateConfig, warningsNote } from '../config';
+import {
+  GoKartConfig,
+  resolveConfig,
+  SPEC_PATH,
+  Tuning,
+  validateConfig,
+  warningsNote,
+} from '../config';
 import { plural, singular } from '../text';
 import { errorText } from '../errors';
 import { readStreams } from '../read/read';
@@ -26,6 +33,8 @@ interface CheckResult {
  * one speaks plain Airbyte protocol: readStreams piped into the AirbyteWriter.
  */
 export class GoKartSource {
+  constructor(private readonly tuning: Tuning = {}) {}
+
   async spec(): Promise<AirbyteSpec> {
     // Loaded on demand: only `spec` needs it.
     const { SpecLoader } = await import('faros-airbyte-cdk/lib/spec-loader');
@@ -36,7 +45,7 @@ export class GoKartSource {
   async check(rawConfig: unknown, warnings: readonly string[] = []): Promise<CheckResult> {
     let config: GoKartConfig;
     try {
-      config = resolveConfig(validateConfig(rawConfig));
+      config = resolveConfig(validateConfig(rawConfig), this.tuning);
     } catch (err) {
       return { status: AirbyteConnectionStatus.FAILED, message: errorText(err) };
     }
@@ -66,7 +75,7 @@ export class GoKartSource {
   }
 
   async discover(rawConfig: unknown): Promise<AirbyteCatalog> {
-    resolveConfig(validateConfig(rawConfig));
+    resolveConfig(validateConfig(rawConfig), this.tuning);
     return catalog();
   }
 
@@ -82,7 +91,7 @@ export class GoKartSource {
     out: AirbyteWriter,
     cancel?: AbortSignal,
   ): Promise<boolean> {
-    const config = resolveConfig(validateConfig(rawConfig));
+    const config = resolveConfig(validateConfig(rawConfig), this.tuning);
     const streams = configuredStreams(configuredCatalog);
     return out.consume(readStreams(config, streams, rawState, { signal: cancel }));
   }

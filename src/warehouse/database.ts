@@ -14,10 +14,12 @@ export class Warehouse {
     readonly file: string,
     private readonly instance: DuckDBInstance,
     readonly conn: DuckDBConnection,
+    /** Called in the commit transaction just before COMMIT (Tuning.beforeCommit). */
+    readonly beforeCommit?: () => void,
   ) {}
 
   /** Opens (or creates) the database and its tables; WarehouseError says what is wrong. */
-  static async open(file: string): Promise<Warehouse> {
+  static async open(file: string, beforeCommit?: () => void): Promise<Warehouse> {
     precheck(file);
     let instance: DuckDBInstance;
     try {
@@ -32,7 +34,7 @@ export class Warehouse {
     let conn: DuckDBConnection | undefined;
     try {
       conn = await instance.connect();
-      const wh = new Warehouse(file, instance, conn);
+      const wh = new Warehouse(file, instance, conn, beforeCommit);
       // Timestamps without an offset are read as UTC, whatever the machine's zone.
       await conn.run(`SET TimeZone = 'UTC'`);
       await wh.checkTables();

@@ -71,8 +71,7 @@ export async function commit(
       cursor: typeof state.launchDate === 'string' ? state.launchDate : undefined,
     };
     await succeedRun(wh, runId, result);
-    // Fault injection for the tests: die with everything written but not committed.
-    if (process.env.GOKART_SYNC_KILL_BEFORE_COMMIT === '1') process.kill(process.pid, 'SIGKILL');
+    wh.beforeCommit?.(); // tests: die with everything written but not committed
     await conn.run('COMMIT');
   } catch (err) {
     await conn.run('ROLLBACK').catch(() => undefined);
