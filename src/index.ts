@@ -6,7 +6,7 @@ import { Command } from 'commander';
 import fs from 'fs';
 import { constants } from 'os';
 import path from 'path';
-import { readJsonFile, secretsOf } from './config';
+import { ConfigInput, readConfigInput, readJsonFile, Tuning } from './config';
 import { ConnectorError, errorText } from './errors';
 import { defaultCatalog } from './airbyte/catalog';
 import { traceError } from './airbyte/messages';
@@ -29,8 +29,11 @@ const EXAMPLES: Record<string, string> = {
   sync: 'bin/main sync --config config.json --db ./gokart-offers.duckdb',
 };
 
-/** The Airbyte CLI contract: spec | check | discover | read, messages on stdout. */
-export function main(argv: string[] = process.argv): void {
+/**
+ * The Airbyte CLI contract: spec | check | discover | read, messages on stdout (and `sync`).
+ * `tuning` is for tests (test/support/main-for-tests.js); bin/main passes none.
+ */
+export function main(argv: string[] = process.argv, tuning: Tuning = {}): void {
   // The reader went away (`| head`, a killed pipeline): nothing more can be delivered.
   // Stop with one line rather than a stack trace; no state is lost, since state is
   // only ever written after the records it covers.
@@ -41,13 +44,18 @@ export function main(argv: string[] = process.argv): void {
   const out = new AirbyteWriter(process.stdout);
   // Each input file is read once (it may be a pipe: --config /dev/stdin, <(…)); the
   // config's token is scrubbed from everything printed after it was read.
-  const readConfig = (file: string): unknown => {
-    const config = readJsonFile(file, 'config');
-    out.scrubber.add(secretsOf(config));
-    return config;
+  const readConfig = async (file: string | undefined): Promise<ConfigInput> => {
+    const input = readConfigInput(file);
+    out.scrubber.add(input.secrets);
+    if (input.fromEnv.length)
+      await out.log('INFO', `Options from the environment: ${input.fromEnv.join(', ')}`);
+    for (const warning of input.warnings) await out.log('WARN', warning);
+    return input;
   };
+  const configOption = '--config <path>';
+  const configHelp = 'config JSON file (optional when GOKART_* variables set the options)';
   let stop: AbortSignal | undefined;
-  const source = new GoKartSource();
+  const source = new GoKartSource(tuning);
   // Help and --version go to stdout when asked for; usage errors, and the help after them, to stderr.
   const program = new Command('bin/main')
     .description(`${CONNECTOR} ${PACKAGE.version}: GoKart offers source for Airbyte`)
@@ -88,31 +96,32 @@ export function main(argv: string[] = process.argv): void {
     );
   program
     .command('check')
-    .requiredOption('--config <path>', 'config JSON file')
+    .option(configOption, configHelp)
     .description('validate the config and make one request to GoKart')
     .action((opts) =>
       run(async () => {
-        const result = await source.check(readConfig(opts.config));
+        const { raw, warnings } = await readConfig(opts.config);
+        const result = await source.check(raw, warnings);
         await out.message(new AirbyteConnectionStatusMessage(result));
         return true; // a FAILED check is a valid answer, not a crash
       })(),
     );
   program
     .command('discover')
-    .requiredOption('--config <path>', 'config JSON file')
+    .option(configOption, configHelp)
     .description('print the catalog')
     .action((opts) =>
       run(async () => {
         await out.message({
           type: 'CATALOG',
-          catalog: await source.discover(readConfig(opts.config)),
+          catalog: await source.discover((await readConfig(opts.config)).raw),
         });
         return true;
       })(),
     );
   program
     .command('read')
-    .requiredOption('--config <path>', 'config JSON file')
+    .option(configOption, configHelp)
     .option(
       '--catalog <path>',
       'configured catalog JSON file (default: every stream, incremental where supported)',
@@ -120,8 +129,8 @@ export function main(argv: string[] = process.argv): void {
     .option('--state <path>', 'state JSON file from the previous sync')
     .description('read records, emitting RECORD, STATE and TRACE messages')
     .action((opts) =>
-      run(() => {
-        const config = readConfig(opts.config);
+      run(async () => {
+        const config = (await readConfig(opts.config)).raw;
         const catalog = opts.catalog ? readJsonFile(opts.catalog, 'catalog') : everyStream();
         const state = opts.state ? readJsonFile(opts.state, 'state', STATE_FROM_OUTPUT) : undefined;
         stop = stopOnSignal();
@@ -131,7 +140,7 @@ export function main(argv: string[] = process.argv): void {
 
   program
     .command('sync')
-    .requiredOption('--config <path>', 'config JSON file')
+    .option(configOption, configHelp)
     .option('--db <path>', 'DuckDB database file (created if missing)', './gokart-offers.duckdb')
     .option('--full-refresh', 'replace the table with the current inventory (drops deleted offers)')
     .description('sync offers into a local DuckDB database (no Airbyte needed)')
@@ -151,7 +160,7 @@ export function main(argv: string[] = process.argv): void {
         return;
       }
       const stopSync = stopOnSignal();
-      const code = await sync.syncCommand(opts, stopSync);
+      const code = await sync.syncCommand({ ...opts, tuning }, stopSync);
       process.exitCode = code && stopSync.aborted ? signalExitCode(stopSync.reason) : code;
     });
 

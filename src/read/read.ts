@@ -1,6 +1,7 @@
 import { GoKartClient } from '../api/client';
 import { ApiRecord, FetchPage, RetryNotice } from '../api/types';
 import { GoKartConfig } from '../config';
+import { plural } from '../text';
 import { ConnectorError, errorText } from '../errors';
 import { StreamRead } from '../streams/definition';
 import { ConfiguredStream, ReadEvent } from './events';
@@ -101,7 +102,7 @@ function failed(name: string, count: number, err: unknown, cancel?: AbortSignal)
       type: 'failed',
       stream: name,
       failureType: 'transient_error',
-      message: `Reading the ${name} stream was cancelled (${String(cancel.reason)}) after ${count} records; no state was emitted, so the next sync starts from the previous state`,
+      message: `Reading the ${name} stream was cancelled (${String(cancel.reason)}) after ${plural(count, 'record')}; no state was emitted, so the next sync starts from the previous state`,
       recordCount: count,
     };
   }
@@ -109,7 +110,7 @@ function failed(name: string, count: number, err: unknown, cancel?: AbortSignal)
     type: 'failed',
     stream: name,
     failureType: err instanceof ConnectorError ? err.failureType : 'system_error',
-    message: `Reading the ${name} stream failed after ${count} records: ${errorText(err)}`,
+    message: `Reading the ${name} stream failed after ${plural(count, 'record')}: ${errorText(err)}`,
     internalMessage:
       err instanceof Error && !(err instanceof ConnectorError) ? err.stack : undefined,
     recordCount: count,
