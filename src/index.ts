@@ -1,14 +1,39 @@
-import { AirbyteConnectionStatusMessage } from 'faros-airbyte-cdk/lib/protocol';
+import {
+  AirbyteConfiguredCatalog,
+  AirbyteConnectionStatusMessage,
+} from 'faros-airbyte-cdk/lib/protocol';
 import { Command } from 'commander';
+import fs from 'fs';
 import { constants } from 'os';
-import { readJsonFile, secretsOf } from './config';
+import path from 'path';
+import { ConfigInput, readConfigInput, readJsonFile, Tuning } from './config';
 import { ConnectorError, errorText } from './errors';
+import { defaultCatalog } from './airbyte/catalog';
 import { traceError } from './airbyte/messages';
 import { GoKartSource } from './airbyte/source';
 import { AirbyteWriter } from './airbyte/writer';
+import { STATE_FROM_OUTPUT } from './read/state';
 
-/** The Airbyte CLI contract: spec | check | discover | read, messages on stdout. */
-export function main(argv: string[] = process.argv): void {
+const CONNECTOR = 'source-gokart-offers';
+/** package.json (in the image too): its version, and homepage = metadata.yaml's documentationUrl. */
+const PACKAGE = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as {
+  version: string;
+  homepage: string;
+};
+/** One example per command, shown in the overall help and in each command's help. */
+const EXAMPLES: Record<string, string> = {
+  spec: 'bin/main spec',
+  check: 'bin/main check --config config.json',
+  discover: 'bin/main discover --config config.json > discover.json',
+  read: 'bin/main read --config config.json --catalog catalog.json --state state.json > output.jsonl',
+  sync: 'bin/main sync --config config.json --db ./gokart-offers.duckdb',
+};
+
+/**
+ * The Airbyte CLI contract: spec | check | discover | read, messages on stdout (and `sync`).
+ * `tuning` is for tests (test/support/main-for-tests.js); bin/main passes none.
+ */
+export function main(argv: string[] = process.argv, tuning: Tuning = {}): void {
   // The reader went away (`| head`, a killed pipeline): nothing more can be delivered.
   // Stop with one line rather than a stack trace; no state is lost, since state is
   // only ever written after the records it covers.
@@ -19,18 +44,29 @@ export function main(argv: string[] = process.argv): void {
   const out = new AirbyteWriter(process.stdout);
   // Each input file is read once (it may be a pipe: --config /dev/stdin, <(…)); the
   // config's token is scrubbed from everything printed after it was read.
-  const readConfig = (file: string): unknown => {
-    const config = readJsonFile(file, 'config');
-    out.scrubber.add(secretsOf(config));
-    return config;
+  const readConfig = async (file: string | undefined): Promise<ConfigInput> => {
+    const input = readConfigInput(file);
+    out.scrubber.add(input.secrets);
+    if (input.fromEnv.length)
+      await out.log('INFO', `Options from the environment: ${input.fromEnv.join(', ')}`);
+    for (const warning of input.warnings) await out.log('WARN', warning);
+    return input;
   };
+  const configOption = '--config <path>';
+  const configHelp = 'config JSON file (optional when GOKART_* variables set the options)';
   let stop: AbortSignal | undefined;
-  const source = new GoKartSource();
-  const program = new Command('main')
-    .description('GoKart offers source for Airbyte')
+  const source = new GoKartSource(tuning);
+  // Help and --version go to stdout when asked for; usage errors, and the help after them, to stderr.
+  const program = new Command('bin/main')
+    .description(`${CONNECTOR} ${PACKAGE.version}: GoKart offers source for Airbyte`)
+    .version(PACKAGE.version, '--version', 'print the version')
     .showHelpAfterError()
-    // Usage errors go to stderr; stdout carries only Airbyte messages.
-    .configureOutput({ writeOut: (s) => process.stderr.write(s) });
+    .addHelpText(
+      'after',
+      `\nExamples:\n${Object.values(EXAMPLES)
+        .map((e) => `  ${e}`)
+        .join('\n')}\n\nDocs: ${PACKAGE.homepage}`,
+    );
 
   const run = (action: () => Promise<boolean>) => async () => {
     let ok = false;
@@ -60,39 +96,43 @@ export function main(argv: string[] = process.argv): void {
     );
   program
     .command('check')
-    .requiredOption('--config <path>', 'config JSON file')
+    .option(configOption, configHelp)
     .description('validate the config and make one request to GoKart')
     .action((opts) =>
       run(async () => {
-        const result = await source.check(readConfig(opts.config));
+        const { raw, warnings } = await readConfig(opts.config);
+        const result = await source.check(raw, warnings);
         await out.message(new AirbyteConnectionStatusMessage(result));
         return true; // a FAILED check is a valid answer, not a crash
       })(),
     );
   program
     .command('discover')
-    .requiredOption('--config <path>', 'config JSON file')
+    .option(configOption, configHelp)
     .description('print the catalog')
     .action((opts) =>
       run(async () => {
         await out.message({
           type: 'CATALOG',
-          catalog: await source.discover(readConfig(opts.config)),
+          catalog: await source.discover((await readConfig(opts.config)).raw),
         });
         return true;
       })(),
     );
   program
     .command('read')
-    .requiredOption('--config <path>', 'config JSON file')
-    .requiredOption('--catalog <path>', 'configured catalog JSON file')
+    .option(configOption, configHelp)
+    .option(
+      '--catalog <path>',
+      'configured catalog JSON file (default: every stream, incremental where supported)',
+    )
     .option('--state <path>', 'state JSON file from the previous sync')
     .description('read records, emitting RECORD, STATE and TRACE messages')
     .action((opts) =>
-      run(() => {
-        const config = readConfig(opts.config);
-        const catalog = readJsonFile(opts.catalog, 'catalog');
-        const state = opts.state ? readJsonFile(opts.state, 'state') : undefined;
+      run(async () => {
+        const config = (await readConfig(opts.config)).raw;
+        const catalog = opts.catalog ? readJsonFile(opts.catalog, 'catalog') : everyStream();
+        const state = opts.state ? readJsonFile(opts.state, 'state', STATE_FROM_OUTPUT) : undefined;
         stop = stopOnSignal();
         return source.read(config, catalog, state, out, stop);
       })(),
@@ -100,7 +140,7 @@ export function main(argv: string[] = process.argv): void {
 
   program
     .command('sync')
-    .requiredOption('--config <path>', 'config JSON file')
+    .option(configOption, configHelp)
     .option('--db <path>', 'DuckDB database file (created if missing)', './gokart-offers.duckdb')
     .option('--full-refresh', 'replace the table with the current inventory (drops deleted offers)')
     .description('sync offers into a local DuckDB database (no Airbyte needed)')
@@ -120,14 +160,29 @@ export function main(argv: string[] = process.argv): void {
         return;
       }
       const stopSync = stopOnSignal();
-      const code = await sync.syncCommand(opts, stopSync);
+      const code = await sync.syncCommand({ ...opts, tuning }, stopSync);
       process.exitCode = code && stopSync.aborted ? signalExitCode(stopSync.reason) : code;
     });
+
+  for (const command of program.commands) {
+    const example = EXAMPLES[command.name()];
+    if (example) command.addHelpText('after', `\nExample:\n  ${example}`);
+  }
 
   program.parseAsync(argv).catch((err) => {
     process.stderr.write(`${out.scrubber.text(errorText(err))}\n`);
     process.exitCode = 2;
   });
+}
+
+/** Without --catalog: every stream in its default sync mode, said on stderr (Airbyte always passes one). */
+function everyStream(): AirbyteConfiguredCatalog {
+  const catalog = defaultCatalog();
+  const modes = catalog.streams.map((s) => `${s.stream.name}: ${s.sync_mode}`);
+  process.stderr.write(
+    `No --catalog given: reading every stream with its default sync mode (${modes.join(', ')})\n`,
+  );
+  return catalog;
 }
 
 /**

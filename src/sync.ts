@@ -4,18 +4,20 @@
  * who want the offers in a table without running Airbyte.
  */
 import { SyncMode } from 'faros-airbyte-cdk/lib/protocol';
-import { LogLevel } from './airbyte/messages';
-import { readJsonFile, resolveConfig, secretsOf, validateConfig } from './config';
+import { readConfigInput, resolveConfig, Tuning, validateConfig } from './config';
 import { errorText } from './errors';
 import { readStreams } from './read/read';
 import { offers } from './streams/offers';
-import { Scrubber, stripControl } from './text';
-import { CommitResult, DEFAULT_DB, SyncModeName, Warehouse } from './warehouse';
+import { plural, Scrubber, stripControl } from './text';
+import { CommitResult, DEFAULT_DB, SyncModeName, Warehouse, WarehouseSink } from './warehouse';
+import { Progress } from './warehouse/progress';
 
 export interface SyncOptions {
-  config: string;
+  /** Optional when GOKART_* variables set the options. */
+  config?: string;
   db?: string;
   fullRefresh?: boolean;
+  tuning?: Tuning;
 }
 
 export interface SyncResult extends CommitResult {
@@ -54,10 +56,10 @@ export function summaryLine(r: SyncResult): string {
   const n = (x: number) => x.toLocaleString('en-US');
   const unchanged = r.records - r.inserted - r.updated;
   return (
-    `Synced ${n(r.records)} offers (${r.mode.replace('_', ' ')}) into ${r.db} in ` +
+    `Synced ${plural(r.records, 'offer', n(r.records))} (${r.mode.replace('_', ' ')}) into ${r.db} in ` +
     `${(r.ms / 1000).toFixed(1)} s: ${n(r.inserted)} new, ${n(r.updated)} updated, ${n(unchanged)} unchanged` +
     (r.mode === 'full_refresh' ? `, ${n(r.deleted)} deleted` : '') +
-    `; table offers has ${n(r.rowsAfter)} rows` +
+    `; table offers has ${plural(r.rowsAfter, 'row', n(r.rowsAfter))}` +
     (r.cursor ? `; cursor ${r.cursor}` : '')
   );
 }
@@ -74,10 +76,11 @@ export async function runSync(
   stop?: AbortSignal,
 ): Promise<SyncResult> {
   // Read once (it may be a pipe); its errors never quote the file's text.
-  const rawConfig = readJsonFile(opts.config, 'config');
-  const scrub = new Scrubber(secretsOf(rawConfig));
+  const { raw, warnings, secrets } = readConfigInput(opts.config);
+  const scrub = new Scrubber(secrets);
+  for (const warning of warnings) progress?.log('WARN', warning);
   try {
-    return await syncWith(rawConfig, opts, scrub, progress, stop);
+    return await syncWith(raw, opts, scrub, progress, stop);
   } catch (err) {
     throw new SyncError(scrub.text(errorText(err)));
   }
@@ -94,15 +97,15 @@ async function syncWith(
   const db = opts.db ?? DEFAULT_DB;
   const mode: SyncModeName = opts.fullRefresh ? 'full_refresh' : 'incremental';
   // The config is checked before the database is touched, so a typo creates no file.
-  const config = resolveConfig(validateConfig(rawConfig));
+  const config = resolveConfig(validateConfig(rawConfig), opts.tuning);
 
-  const wh = await Warehouse.open(db);
+  const wh = await Warehouse.open(db, opts.tuning?.beforeCommit);
   try {
     const state = mode === 'incremental' ? await wh.loadState(offers.name) : undefined;
     const runId = await wh.startRun(mode);
     // The estimate is the whole inventory: a fair total only when everything is read.
     progress?.start(mode === 'full_refresh' || state === undefined);
-    const sink = wh.sink(offers.name, runId, mode, {
+    const sink = new WarehouseSink(wh, offers.name, runId, mode, {
       records: (n) => progress?.update(n),
       estimate: (rows) => progress?.setTotal(rows),
       committing: () => progress?.phase(`writing to ${db}`),
@@ -141,89 +144,5 @@ async function syncWith(
     throw new SyncError(`${error} (${kept}; run ${runId} is logged in _sync_runs of ${db})`);
   } finally {
     wh.close();
-  }
-}
-
-/**
- * Progress on a terminal: a bar with rate and ETA when the total is known, a
- * counter with rate otherwise. Silent when stderr is not a TTY; warnings and
- * errors from the read are printed either way.
- */
-export class Progress {
-  private readonly tty: boolean;
-  private total?: number;
-  private useTotal = false;
-  private count = 0;
-  private startedAt = Date.now();
-  private lastDraw = 0;
-  private drawn = false;
-
-  constructor(private readonly out: NodeJS.WriteStream) {
-    this.tty = Boolean(out.isTTY);
-  }
-
-  start(totalIsExact: boolean): void {
-    this.useTotal = totalIsExact;
-    this.startedAt = Date.now();
-    this.draw(true);
-  }
-
-  setTotal(rows: number): void {
-    this.total = rows;
-    this.draw(true);
-  }
-
-  update(count: number): void {
-    this.count = count;
-    this.draw(false);
-  }
-
-  phase(text: string): void {
-    this.write(`offers ${this.count.toLocaleString('en-US')} read · ${text}…`);
-  }
-
-  log(level: LogLevel, message: string): void {
-    if (level !== 'WARN' && level !== 'ERROR') return;
-    this.clear();
-    this.out.write(`${level.toLowerCase()}: ${stripControl(message)}\n`);
-    this.draw(true);
-  }
-
-  clear(): void {
-    if (this.tty && this.drawn) this.out.write('\r\x1b[2K');
-    this.drawn = false;
-  }
-
-  private draw(force: boolean): void {
-    if (!this.tty) return;
-    const now = Date.now();
-    if (!force && now - this.lastDraw < 100) return;
-    this.lastDraw = now;
-    const secs = Math.max(0.001, (now - this.startedAt) / 1000);
-    const rate = this.count / secs;
-    const n = (x: number) => Math.round(x).toLocaleString('en-US');
-    const total = this.useTotal ? this.total : undefined;
-    if (total !== undefined && total > 0) {
-      const frac = Math.min(1, this.count / total);
-      const width = 24;
-      const filled = Math.round(frac * width);
-      const eta = rate > 0 ? Math.max(0, (total - this.count) / rate) : NaN;
-      this.write(
-        `offers [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${Math.floor(frac * 100)}% ` +
-          `${n(this.count)}/${n(total)} · ${n(rate)}/s · ETA ${Number.isFinite(eta) ? `${Math.ceil(eta)}s` : '?'}`,
-      );
-    } else {
-      this.write(
-        `offers ${n(this.count)} read · ${n(rate)}/s` +
-          (this.total !== undefined ? ` (of at most ${n(this.total)})` : ''),
-      );
-    }
-  }
-
-  private write(line: string): void {
-    if (!this.tty) return;
-    const cols = this.out.columns || 80;
-    this.out.write(`\r\x1b[2K${line.slice(0, cols - 1)}`);
-    this.drawn = true;
   }
 }

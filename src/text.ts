@@ -29,6 +29,16 @@ export function cleanServerText(text: string, max = SERVER_TEXT_MAX): string {
   return `${clean.slice(0, end)}… (${clean.length - end} more characters cut)`;
 }
 
+/** A stream name's singular, for counts: `offers` → `offer`. */
+export function singular(plural: string): string {
+  return plural.replace(/s$/, '');
+}
+
+/** `1 offer`, `2 offers`: a count with its noun. */
+export function plural(count: number, noun: string, digits = String(count)): string {
+  return `${digits} ${noun}${count === 1 ? '' : 's'}`;
+}
+
 const MASK = '**********';
 
 /**

@@ -29,7 +29,6 @@ async function ciSync(
     inheritEnv: false,
     env: {
       PATH: process.env.PATH ?? '',
-      GOKART_RETRY_BASE_MS: '20',
       GOKART_MAIN: `${process.execPath} ${MAIN}`,
       SYNC_DIR: syncDir,
       ...env,

@@ -3,9 +3,16 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 
-import { MAIN, MainOptions, ROOT, runMain, RunResult } from '../tools/run-cli';
+import { MainOptions, ROOT, runMain, RunResult } from '../tools/run-cli';
 
-export { MAIN, ROOT };
+export { ROOT };
+
+/**
+ * bin/main as the tests run it (test/support/main-for-tests.js): the same CLI with test
+ * tuning passed in as options — retries wait 20 ms, not seconds; TEST_KILL_BEFORE_COMMIT=1
+ * stops a sync inside its commit.
+ */
+export const MAIN = path.join(ROOT, 'test', 'support', 'main-for-tests.js');
 
 const validateMessage = new Ajv({ allErrors: true, strict: false }).compile(
   JSON.parse(fs.readFileSync(path.join(ROOT, 'test_files', 'airbyte_message.schema.json'), 'utf8')),
@@ -38,9 +45,9 @@ export class TempDir {
   }
 }
 
-/** bin/main as the tests run it: retries wait 20 ms, not seconds. */
+/** Runs the tests' bin/main (MAIN above). */
 export function runMainForTest(args: string[], options: MainOptions = {}): Promise<RunResult> {
-  return runMain(args, { ...options, env: { GOKART_RETRY_BASE_MS: '20', ...options.env } });
+  return runMain(args, { main: MAIN, ...options });
 }
 
 /**

@@ -203,7 +203,11 @@ describe('toApiError', () => {
   const networkError = (code: string) => new AxiosError('boom', code);
 
   it.each([
-    ['ENOTFOUND', 'Cannot resolve host api.acme.getgokart.ai: check tenant', 'config_error'],
+    [
+      'ENOTFOUND',
+      "Cannot resolve host api.acme.getgokart.ai: check the tenant, or the machine's DNS/network",
+      'config_error',
+    ],
     [
       'EAI_AGAIN',
       'Cannot resolve host api.acme.getgokart.ai (DNS lookup failed)',

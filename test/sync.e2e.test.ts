@@ -353,7 +353,7 @@ describe('sync into DuckDB', () => {
 
     for (const mode of [[], ['--full-refresh']]) {
       const run = await sync(['--config', config, '--db', db, ...mode], {
-        env: { GOKART_SYNC_KILL_BEFORE_COMMIT: '1' },
+        env: { TEST_KILL_BEFORE_COMMIT: '1' },
       });
       expect(run.signal).toBe('SIGKILL');
       expect(await snapshot(db)).toEqual(before);

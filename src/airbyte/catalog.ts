@@ -2,6 +2,8 @@ import {
   AirbyteCatalog,
   AirbyteConfiguredCatalog,
   AirbyteStream,
+  DestinationSyncMode,
+  SyncMode,
 } from 'faros-airbyte-cdk/lib/protocol';
 import { ConfigError } from '../errors';
 import { ConfiguredStream } from '../read/events';
@@ -28,12 +30,54 @@ export function catalog(): AirbyteCatalog {
   return { streams: STREAMS.map(airbyteStream) };
 }
 
-/** The configured streams, in catalog order; an unknown or repeated stream is a config error. */
-export function configuredStreams(configured: unknown): ConfiguredStream[] {
-  const streams = (configured as AirbyteConfiguredCatalog | null)?.streams;
+/** discover's catalog as a configured one: what `jq` does in the hint below. */
+const TO_CONFIGURED = (streams: string) =>
+  `jq '{streams: [${streams}[] | {stream: ., sync_mode: "incremental", destination_sync_mode: "append_dedup"}]}'`;
+
+/** A configured catalog of every stream in its default sync mode: incremental where supported. */
+export function defaultCatalog(): AirbyteConfiguredCatalog {
+  return {
+    streams: STREAMS.map((stream) => {
+      const incremental = stream.syncModes.includes(SyncMode.INCREMENTAL);
+      return {
+        stream: airbyteStream(stream),
+        sync_mode: incremental ? SyncMode.INCREMENTAL : SyncMode.FULL_REFRESH,
+        destination_sync_mode: incremental
+          ? DestinationSyncMode.APPEND_DEDUP
+          : DestinationSyncMode.OVERWRITE,
+      };
+    }),
+  };
+}
+
+/**
+ * The configured streams, in catalog order, and warnings (an empty list); an
+ * unknown or repeated stream, or discover's output, is a config error.
+ */
+export function configuredStreams(configured: unknown): {
+  streams: ConfiguredStream[];
+  warnings: string[];
+} {
+  const given = configured as (AirbyteConfiguredCatalog & { type?: unknown }) | null;
+  if (given?.type === 'CATALOG') {
+    throw new ConfigError(
+      "catalog: this is discover's output (a CATALOG message), not a configured catalog; " +
+        `make one with: ${TO_CONFIGURED('.catalog.streams')} discover.json > catalog.json`,
+    );
+  }
+  const streams = given?.streams;
   if (!Array.isArray(streams))
     throw new ConfigError('catalog: expected an object with a "streams" list');
-  return streams.map((s, i) => {
+  const warnings = streams.length
+    ? []
+    : ['catalog: the "streams" list is empty, so nothing will be synced'];
+  const configuredOnes = streams.map((s, i) => {
+    if (s?.stream === undefined && (s as { name?: unknown })?.name !== undefined) {
+      throw new ConfigError(
+        `catalog: streams[${i}] has "name" but no "stream": this is discover's catalog, not a configured one; ` +
+          `make one with: ${TO_CONFIGURED('.streams')} discovered.json > catalog.json`,
+      );
+    }
     const name = s?.stream?.name;
     const stream = streamByName(name);
     if (!stream) {
@@ -52,4 +96,5 @@ export function configuredStreams(configured: unknown): ConfiguredStream[] {
     }
     return { stream, syncMode: s.sync_mode };
   });
+  return { streams: configuredOnes, warnings };
 }

@@ -4,7 +4,15 @@ import {
   AirbyteSpec,
 } from 'faros-airbyte-cdk/lib/protocol';
 import { GoKartClient } from '../api/client';
-import { GoKartConfig, resolveConfig, SPEC_PATH, validateConfig } from '../config';
+import {
+  GoKartConfig,
+  resolveConfig,
+  SPEC_PATH,
+  Tuning,
+  validateConfig,
+  warningsNote,
+} from '../config';
+import { plural, singular } from '../text';
 import { errorText } from '../errors';
 import { readStreams } from '../read/read';
 import { STREAMS } from '../streams';
@@ -25,6 +33,8 @@ interface CheckResult {
  * one speaks plain Airbyte protocol: readStreams piped into the AirbyteWriter.
  */
 export class GoKartSource {
+  constructor(private readonly tuning: Tuning = {}) {}
+
   async spec(): Promise<AirbyteSpec> {
     // Loaded on demand: only `spec` needs it.
     const { SpecLoader } = await import('faros-airbyte-cdk/lib/spec-loader');
@@ -32,10 +42,10 @@ export class GoKartSource {
   }
 
   /** Validates the config, then makes one real request (a page of the first stream) and explains any failure. */
-  async check(rawConfig: unknown): Promise<CheckResult> {
+  async check(rawConfig: unknown, warnings: readonly string[] = []): Promise<CheckResult> {
     let config: GoKartConfig;
     try {
-      config = resolveConfig(validateConfig(rawConfig));
+      config = resolveConfig(validateConfig(rawConfig), this.tuning);
     } catch (err) {
       return { status: AirbyteConnectionStatus.FAILED, message: errorText(err) };
     }
@@ -51,7 +61,7 @@ export class GoKartSource {
       const page = await client.fetchPage(stream.query(config, { page: 0 }), deadline);
       return {
         status: AirbyteConnectionStatus.SUCCEEDED,
-        message: `Connected to ${config.baseUrl}: ${page.totalCount} ${stream.name} visible`,
+        message: `Connected to ${config.baseUrl}: ${plural(page.totalCount, singular(stream.name))} visible${warningsNote(warnings)}`,
       };
     } catch (err) {
       const message = deadline.aborted
@@ -65,7 +75,7 @@ export class GoKartSource {
   }
 
   async discover(rawConfig: unknown): Promise<AirbyteCatalog> {
-    resolveConfig(validateConfig(rawConfig));
+    resolveConfig(validateConfig(rawConfig), this.tuning);
     return catalog();
   }
 
@@ -81,8 +91,9 @@ export class GoKartSource {
     out: AirbyteWriter,
     cancel?: AbortSignal,
   ): Promise<boolean> {
-    const config = resolveConfig(validateConfig(rawConfig));
-    const streams = configuredStreams(configuredCatalog);
+    const config = resolveConfig(validateConfig(rawConfig), this.tuning);
+    const { streams, warnings } = configuredStreams(configuredCatalog);
+    for (const warning of warnings) await out.log('WARN', warning);
     return out.consume(readStreams(config, streams, rawState, { signal: cancel }));
   }
 }

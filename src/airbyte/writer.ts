@@ -2,7 +2,7 @@ import { AirbyteLog, AirbyteLogLevel, AirbyteMessageType } from 'faros-airbyte-c
 import { Writable } from 'stream';
 import { ApiRecord } from '../api/types';
 import { ReadEvent, retryMessage } from '../read/events';
-import { Scrubber } from '../text';
+import { plural, Scrubber, singular } from '../text';
 import { estimate, LogLevel, streamState, streamStatus, traceError } from './messages';
 
 /**
@@ -62,7 +62,7 @@ export class AirbyteWriter {
           await this.message(streamStatus(event.stream, 'COMPLETE'));
           await this.log(
             'INFO',
-            `Read ${event.recordCount} ${event.stream} (${event.syncMode}) with ${requests} requests in ${event.ms} ms` +
+            `Read ${plural(event.recordCount, singular(event.stream))} (${event.syncMode}) with ${plural(requests, 'request')} in ${event.ms} ms` +
               (passes > 1 ? `, ${passes} passes` : '') +
               (earlyStop ? ', stopped early at older offers' : ''),
           );

@@ -344,10 +344,15 @@ export function toApiError(
       message = `GoKart has no ${query?.what ?? 'list'} endpoint at ${config.baseUrl}${query?.path ?? ''} (${what}): check tenant or api_url`;
       failureType = 'config_error';
       break;
-    case status !== undefined && status >= 300 && status < 400:
-      message = `GoKart answered a redirect (${what}) for page ${page}, which the connector does not follow: check tenant or api_url`;
+    case status !== undefined && status >= 300 && status < 400: {
+      const location: unknown = err.response?.headers?.location;
+      const to = location
+        ? `to ${JSON.stringify(cleanServerText(String(location), 200))}`
+        : 'without a Location header';
+      message = `GoKart answered a redirect (${what}) for page ${page} ${to}, which the connector does not follow: check tenant or api_url`;
       failureType = 'config_error';
       break;
+    }
     case status !== undefined && status >= 400 && status < 500 && status !== 429:
       message = `GoKart refused the request for page ${page} (${what})`;
       failureType = 'system_error';
@@ -370,7 +375,7 @@ export function toApiError(
       break;
     }
     case err.code === 'ENOTFOUND':
-      message = `Cannot resolve host ${host}: check tenant (or api_url)`;
+      message = `Cannot resolve host ${host}: check the ${/^api\.[^.]+\.getgokart\.ai$/.test(host) ? 'tenant' : 'api_url'}, or the machine's DNS/network`;
       failureType = 'config_error';
       break;
     case err.code === 'EAI_AGAIN':

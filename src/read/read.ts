@@ -1,11 +1,12 @@
 import { GoKartClient } from '../api/client';
 import { ApiRecord, FetchPage, RetryNotice } from '../api/types';
 import { GoKartConfig } from '../config';
+import { plural } from '../text';
 import { ConnectorError, errorText } from '../errors';
 import { StreamRead } from '../streams/definition';
 import { ConfiguredStream, ReadEvent } from './events';
 import { ScanHooks } from './scan/scanner';
-import { streamStateOf } from './state';
+import { streamStateFor } from './state';
 
 /**
  * THE read path, for every output: reads the configured streams one after the
@@ -21,15 +22,16 @@ export async function* readStreams(
   inputState: unknown,
   options: { signal?: AbortSignal } = {},
 ): AsyncGenerator<ReadEvent> {
-  const states = streams.map(({ stream }) =>
-    stream.parseState(streamStateOf(inputState, stream.name)),
-  );
+  const inputs = streams.map(({ stream }) => streamStateFor(inputState, stream.name));
+  const states = streams.map(({ stream }, i) => stream.parseState(inputs[i].state));
   let onRetry = (_notice: RetryNotice) => {};
   const client = new GoKartClient(config, (notice) => onRetry(notice));
   try {
     for (const [i, { stream, syncMode }] of streams.entries()) {
       const name = stream.name;
       yield { type: 'started', stream: name };
+      const stateWarning = inputs[i].warning;
+      if (stateWarning) yield { type: 'log', level: 'WARN', message: stateWarning, stream: name };
       const notices = new Notices();
       const hooks: ScanHooks = {
         estimate: (rows) => notices.push({ type: 'estimate', stream: name, rows }),
@@ -100,7 +102,7 @@ function failed(name: string, count: number, err: unknown, cancel?: AbortSignal)
       type: 'failed',
       stream: name,
       failureType: 'transient_error',
-      message: `Reading the ${name} stream was cancelled (${String(cancel.reason)}) after ${count} records; no state was emitted, so the next sync starts from the previous state`,
+      message: `Reading the ${name} stream was cancelled (${String(cancel.reason)}) after ${plural(count, 'record')}; no state was emitted, so the next sync starts from the previous state`,
       recordCount: count,
     };
   }
@@ -108,7 +110,7 @@ function failed(name: string, count: number, err: unknown, cancel?: AbortSignal)
     type: 'failed',
     stream: name,
     failureType: err instanceof ConnectorError ? err.failureType : 'system_error',
-    message: `Reading the ${name} stream failed after ${count} records: ${errorText(err)}`,
+    message: `Reading the ${name} stream failed after ${plural(count, 'record')}: ${errorText(err)}`,
     internalMessage:
       err instanceof Error && !(err instanceof ConnectorError) ? err.stack : undefined,
     recordCount: count,

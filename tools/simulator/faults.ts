@@ -41,6 +41,8 @@ export interface Fault {
   status?: number;
   /** Retry-After header value for 'status' (seconds "1" or an HTTP date). */
   retryAfter?: string;
+  /** Location header value for 'status' (a redirect's target). */
+  location?: string;
   /** For 'slow': wait this long before answering (so a client timeout fires). */
   delayMs?: number;
   /** Only requests for this page index match; undefined = any request. */
@@ -133,6 +135,9 @@ export function validateFault(input: unknown): Fault {
   if (f.retryAfter !== undefined && typeof f.retryAfter !== 'string') {
     throw new BadRequest('fault.retryAfter must be a string');
   }
+  if (f.location !== undefined && typeof f.location !== 'string') {
+    throw new BadRequest('fault.location must be a string');
+  }
   if (
     f.messages !== undefined &&
     !(Array.isArray(f.messages) && f.messages.every((m) => typeof m === 'string'))
@@ -192,7 +197,10 @@ export async function faultReply(fault: Fault, ctx: FaultContext): Promise<Reply
   switch (f.kind) {
     case 'status': {
       const status = f.status ?? 500;
-      const headers = f.retryAfter !== undefined ? { 'Retry-After': f.retryAfter } : undefined;
+      const headers = {
+        ...(f.retryAfter !== undefined && { 'Retry-After': f.retryAfter }),
+        ...(f.location !== undefined && { Location: f.location }),
+      };
       return errorReply(status, f.messages ?? [http.STATUS_CODES[status] ?? 'Error'], headers);
     }
     case 'reset':

@@ -1,0 +1,229 @@
+// The warehouse's tables: a stream's typed table derived from its JSON schema, the state and run logs, and staging.
+import { DuckDBAppender, DuckDBTimestampTZValue } from '@duckdb/node-api';
+import fs from 'fs';
+import type { JSONSchema7, JSONSchema7Definition } from 'json-schema';
+import path from 'path';
+import { parseDateTime } from '../dates';
+import { RESOURCES_DIR } from '../validators';
+
+export const STATE_TABLE = '_sync_state';
+export const RUNS_TABLE = '_sync_runs';
+
+/** How a field is typed in its column (see columnTyping). */
+type Typing = 'timestamp' | 'decimal' | 'strings' | 'string';
+
+/** DuckDB's own spelling of each type, as information_schema reports it (checkTables compares them). */
+const SQL_TYPE: Record<Typing, string> = {
+  timestamp: 'TIMESTAMP WITH TIME ZONE',
+  // DECIMAL(38, 9): DuckDB's widest exact decimal, 29 digits before the point
+  // and 9 after, so any money amount (and most token sub-units) is kept exactly
+  // and sums do not drift the way DOUBLE sums do. See decimalText for what
+  // precision actually reaches it.
+  decimal: 'DECIMAL(38,9)',
+  strings: 'VARCHAR[]',
+  string: 'VARCHAR',
+};
+
+export interface Column {
+  name: string;
+  type: string;
+  constraint?: string;
+}
+
+/**
+ * A field's column type, the way warehouse destinations type Airbyte schemas:
+ * string + format date-time → TIMESTAMPTZ, number → DECIMAL(38,9), array of
+ * strings → VARCHAR[], string → VARCHAR ("null" alongside is allowed). Other
+ * fields get no column; the JSON column keeps them.
+ */
+function columnTyping(def: JSONSchema7Definition | undefined): Typing | undefined {
+  if (typeof def !== 'object') return undefined;
+  const types = [def.type ?? []].flat().filter((t) => t !== 'null');
+  if (types.length !== 1) return undefined;
+  if (types[0] === 'string') return def.format === 'date-time' ? 'timestamp' : 'string';
+  if (types[0] === 'number') return 'decimal';
+  const items = Array.isArray(def.items) ? undefined : def.items;
+  return types[0] === 'array' && columnTyping(items) === 'string' ? 'strings' : undefined;
+}
+
+interface TypedField {
+  name: string;
+  typing: Typing;
+}
+
+/**
+ * A stream's table: its primary key `id`, one typed column per field of its
+ * JSON schema (names kept as spelled there: DuckDB matches identifiers without
+ * regard to case, so `launchdate` works in queries too), the whole record as the
+ * API sent it (fields the API adds later are kept) and its extraction time.
+ * Records are staged page by page in a temp table (never in the database file):
+ * dates are typed in JS by the connector's own parser, so the table and the cursor
+ * agree; the rest is typed from the record's JSON when the batch is built.
+ */
+export class StreamTable {
+  readonly columns: readonly Column[];
+  /** Pages land here; gone with the process. */
+  readonly stage: string;
+  /** The staged rows, typed and deduplicated by id, for the commit. */
+  readonly batch: string;
+  private readonly fields: readonly TypedField[];
+  /** Fields typed in JS while staging, in stage column order. */
+  private readonly staged: readonly TypedField[];
+
+  constructor(
+    readonly name: string,
+    schema: JSONSchema7,
+  ) {
+    this.stage = `_${name}_stage`;
+    this.batch = `_${name}_batch`;
+    this.fields = Object.entries(schema.properties ?? {}).flatMap(([field, def]) => {
+      const typing = columnTyping(def);
+      return field !== 'id' && /^[A-Za-z_]\w*$/.test(field) && typing
+        ? [{ name: field, typing }]
+        : [];
+    });
+    this.staged = this.fields.filter((f) => f.typing === 'timestamp' || f.typing === 'decimal');
+    this.columns = [
+      { name: 'id', type: 'VARCHAR', constraint: 'PRIMARY KEY' },
+      ...this.fields.map((f) => ({ name: f.name, type: SQL_TYPE[f.typing] })),
+      { name: '_airbyte_data', type: 'JSON', constraint: 'NOT NULL' },
+      { name: '_airbyte_extracted_at', type: SQL_TYPE.timestamp, constraint: 'NOT NULL' },
+    ];
+  }
+
+  get columnList(): string {
+    return this.columns.map((c) => c.name).join(', ');
+  }
+
+  /** The table's DDL; also builds the replacement table of each commit. */
+  createSql(table = this.name, ifNotExists = ''): string {
+    const cols = this.columns.map(
+      (c) => `  ${c.name} ${c.type}${c.constraint ? ` ${c.constraint}` : ''}`,
+    );
+    return `CREATE TABLE ${ifNotExists}${table} (\n${cols.join(',\n')}\n)`;
+  }
+
+  get stageSql(): string {
+    const staged = this.staged.map(
+      (f) => `s_${f.name} ${f.typing === 'timestamp' ? 'TIMESTAMPTZ' : 'VARCHAR'}, `,
+    );
+    return `CREATE OR REPLACE TEMP TABLE ${this.stage} (
+  seq INTEGER, id VARCHAR, ${staged.join('')}data VARCHAR, extracted_at TIMESTAMPTZ)`;
+  }
+
+  /** Typed from the record's JSON; a value of the wrong type becomes NULL (the JSON keeps it). */
+  get batchSql(): string {
+    const select = (f: TypedField): string => {
+      if (f.typing === 'timestamp') return `s_${f.name}`;
+      if (f.typing === 'string') return `data ->> '$.${f.name}'`;
+      if (f.typing === 'strings') return `TRY_CAST(data -> '$.${f.name}' AS VARCHAR[])`;
+      // DuckDB casts text to a 38-digit decimal some 100 times slower than to an
+      // 18-digit one: amounts below 10^9 take the fast path, the rest the slow one.
+      return `coalesce(TRY_CAST(TRY_CAST(s_${f.name} AS DECIMAL(18, 9)) AS DECIMAL(38, 9)),
+    TRY_CAST(s_${f.name} AS DECIMAL(38, 9)))`;
+    };
+    return `CREATE OR REPLACE TEMP TABLE ${this.batch} AS
+SELECT
+  id,
+${this.fields.map((f) => `  ${select(f)} AS ${f.name},\n`).join('')}  data::JSON AS _airbyte_data,
+  extracted_at AS _airbyte_extracted_at
+FROM temp.${this.stage}
+QUALIFY row_number() OVER (PARTITION BY id ORDER BY seq DESC) = 1`;
+  }
+
+  /** Appends records to the stage, numbered from `seq`; returns the next number. */
+  append(a: DuckDBAppender, records: readonly Offer[], seq: number): number {
+    const at = new DuckDBTimestampTZValue(BigInt(Date.now()) * 1000n);
+    for (const received of records) {
+      let record = received;
+      let data = JSON.stringify(record);
+      // JSON.stringify escapes lone surrogates (as \ud800) and only them; DuckDB's JSON refuses those.
+      if (/\\ud[89a-f]/.test(data)) {
+        record = wellFormed(record) as Offer;
+        data = JSON.stringify(record);
+      }
+      a.appendInteger(seq++);
+      a.appendVarchar(record.id);
+      for (const f of this.staged) {
+        if (f.typing === 'timestamp') {
+          const ms = parseDateTime(record[f.name]);
+          if (ms === undefined) a.appendNull();
+          else a.appendTimestampTZ(new DuckDBTimestampTZValue(BigInt(ms) * 1000n));
+        } else {
+          const text = decimalText(record[f.name]);
+          if (text === null) a.appendNull();
+          else a.appendVarchar(text);
+        }
+      }
+      a.appendVarchar(data);
+      a.appendTimestampTZ(at);
+      a.endRow();
+    }
+    return seq;
+  }
+}
+
+/** A record as staged: its id and its fields. */
+type Offer = { id: string; [field: string]: unknown };
+
+/** The table of a stream whose JSON schema is resources/schemas/<name>.json. */
+export function streamTable(name: string): StreamTable {
+  const file = path.join(RESOURCES_DIR, 'schemas', `${name}.json`);
+  return new StreamTable(name, JSON.parse(fs.readFileSync(file, 'utf8')) as JSONSchema7);
+}
+
+export const OFFERS = streamTable('offers');
+export const OFFERS_TABLE = OFFERS.name;
+
+export const SCHEMA_SQL = `
+${OFFERS.createSql(OFFERS_TABLE, 'IF NOT EXISTS ')};
+CREATE TABLE IF NOT EXISTS ${STATE_TABLE} (
+  stream VARCHAR PRIMARY KEY,
+  state JSON NOT NULL,
+  run_id INTEGER,
+  updated_at TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ${RUNS_TABLE} (
+  run_id INTEGER PRIMARY KEY,
+  started_at TIMESTAMPTZ NOT NULL,
+  ended_at TIMESTAMPTZ,
+  mode VARCHAR NOT NULL,
+  outcome VARCHAR NOT NULL,
+  records BIGINT,
+  inserted BIGINT,
+  updated BIGINT,
+  deleted BIGINT,
+  rows_after BIGINT,
+  cursor VARCHAR,
+  error VARCHAR
+);`;
+
+/**
+ * A number as decimal text for an exact DECIMAL cast. The client has already
+ * run the response through JSON.parse, so a JSON number arrives here as an IEEE
+ * double: String() gives the shortest decimal that round-trips to it, which is
+ * the API's own text whenever that had at most 15 significant digits (every
+ * two-decimal amount below 10^13). Longer numbers were rounded to 17 significant
+ * digits before we saw them; DECIMAL(38, 9) then keeps that value exactly, rounding
+ * only past 9 decimals, and one beyond 10^29 becomes NULL (the JSON column keeps it).
+ * A numeric string is taken digit for digit.
+ */
+export function decimalText(value: unknown): string | null {
+  if (typeof value === 'number') return Number.isFinite(value) ? String(value) : null;
+  if (typeof value === 'string' && /^\s*-?\d+(\.\d+)?([eE][+-]?\d+)?\s*$/.test(value)) {
+    return value.trim();
+  }
+  return null;
+}
+
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/** A copy with every lone UTF-16 surrogate replaced by U+FFFD (String.prototype.toWellFormed), keys too. */
+function wellFormed(value: unknown): unknown {
+  if (typeof value === 'string') return value.replace(LONE_SURROGATE, '\ufffd');
+  if (Array.isArray(value)) return value.map(wellFormed);
+  if (typeof value !== 'object' || value === null) return value;
+  return Object.fromEntries(
+    Object.entries(value).map(([k, v]) => [wellFormed(k) as string, wellFormed(v)]),
+  );
+}
