@@ -3,7 +3,7 @@
  * lone UTF-16 surrogates (served by the simulator's 'rewrite' fault), and cursors
  * that are not date-times; `read` and `sync` run as child processes.
  */
-import { DuckDBInstance } from '@duckdb/node-api';
+import { queryDb } from './db-helpers';
 import fs from 'fs';
 import path from 'path';
 import { generateOffers, GoKartSimulator, Offer, Rewrite } from '../tools/simulator';
@@ -66,20 +66,6 @@ function read(
 /** `bin/main sync`: exit code, stdout (the summary) and stderr (warnings, the error). */
 function sync(cfg: string, db: string, ...more: string[]): Promise<RunResult> {
   return runMainForTest(['sync', '--config', cfg, '--db', db, ...more]);
-}
-
-async function query<T = Record<string, unknown>>(db: string, sql: string): Promise<T[]> {
-  const instance = await DuckDBInstance.create(db);
-  try {
-    const conn = await instance.connect();
-    try {
-      return (await conn.runAndReadAll(sql)).getRowObjectsJS() as T[];
-    } finally {
-      conn.closeSync();
-    }
-  } finally {
-    instance.closeSync();
-  }
 }
 
 const cursorOf = (run: CliRun): unknown => run.states.at(-1)?.state.stream.stream_state.launchDate;
@@ -168,7 +154,7 @@ describe('launch dates that do not exist (30 February)', () => {
       expect(lines[0]).toMatch(INVALID_DATE_WARNING);
       expect(run.stdout).toContain(`cursor ${newest(dated())}`);
     }
-    const rows = await query<{ id: string; launch: number | null; end: number | null }>(
+    const rows = await queryDb<{ id: string; launch: number | null; end: number | null }>(
       db,
       `SELECT id, epoch_ms(launchDate)::DOUBLE AS launch, epoch_ms(endDate)::DOUBLE AS "end" FROM offers`,
     );
@@ -181,7 +167,7 @@ describe('launch dates that do not exist (30 February)', () => {
         end: o.endDate === null ? null : Date.parse(o.endDate),
       });
     }
-    const [{ state }] = await query<{ state: string }>(
+    const [{ state }] = await queryDb<{ state: string }>(
       db,
       `SELECT state::VARCHAR AS state FROM _sync_state`,
     );
@@ -204,7 +190,7 @@ describe('a lone UTF-16 surrogate in a name', () => {
     expect(second.stdout).toMatch(
       /^Synced 30 offers \(incremental\) .*: 0 new, 0 updated, 30 unchanged/,
     );
-    const rows = await query<{ id: string; name: string; data: string }>(
+    const rows = await queryDb<{ id: string; name: string; data: string }>(
       db,
       `SELECT id, name, _airbyte_data::VARCHAR AS data FROM offers ORDER BY id`,
     );
@@ -226,7 +212,7 @@ describe('a failed write to DuckDB', () => {
     const cfg = config();
     expect((await sync(cfg, db, '--full-refresh')).code).toBe(0);
     // A unique index the user added, which the next commit's rows break.
-    await query(db, `CREATE UNIQUE INDEX offers_name ON offers(name)`);
+    await queryDb(db, `CREATE UNIQUE INDEX offers_name ON offers(name)`);
     sim.add([{ ...generateOffers(1, 6, { idPrefix: 'twin-' })[0], name: offers[0].name }]);
     const run = await sync(cfg, db, '--full-refresh');
     expect(run.code).toBe(1);
@@ -237,7 +223,7 @@ describe('a failed write to DuckDB', () => {
       ),
     );
     expect(run.stderr).not.toContain('Reading the offers stream');
-    const runs = await query<{ error: string | null }>(
+    const runs = await queryDb<{ error: string | null }>(
       db,
       `SELECT error FROM _sync_runs ORDER BY run_id`,
     );

@@ -3,7 +3,7 @@
  * short and empty pages in the middle of the list, and pages that repeat under a
  * huge totalPages. A scan must prove it is complete before it saves a state.
  */
-import { DuckDBInstance } from '@duckdb/node-api';
+import { queryDb } from './db-helpers';
 import fs from 'fs';
 import path from 'path';
 import { generateOffers, GoKartSimulator } from '../tools/simulator';
@@ -105,19 +105,8 @@ describe('read against hostile paging', () => {
 
 describe('sync --full-refresh against a short page', () => {
   /** Every row's id and extraction time: any rewrite of the table changes it. */
-  async function snapshot(db: string): Promise<unknown[]> {
-    const instance = await DuckDBInstance.create(db);
-    try {
-      const conn = await instance.connect();
-      try {
-        const sql = 'SELECT id, _airbyte_extracted_at::VARCHAR AS at FROM offers ORDER BY id';
-        return (await conn.runAndReadAll(sql)).getRowObjectsJS();
-      } finally {
-        conn.closeSync();
-      }
-    } finally {
-      instance.closeSync();
-    }
+  function snapshot(db: string): Promise<unknown[]> {
+    return queryDb(db, 'SELECT id, _airbyte_extracted_at::VARCHAR AS at FROM offers ORDER BY id');
   }
 
   function sync(db: string): Promise<RunResult> {

@@ -3,7 +3,7 @@
  * child process against the simulator, with a token that JSON must escape, a
  * server that echoes it, hostile server text, configs from pipes, and signals.
  */
-import { DuckDBInstance } from '@duckdb/node-api';
+import { queryDb } from './db-helpers';
 import { ChildProcess } from 'child_process';
 import { runChild, RunResult } from '../tools/run-cli';
 import { GoKartSimulator } from '../tools/simulator';
@@ -83,19 +83,11 @@ const parse = (stdout: string): Message[] =>
     .filter(Boolean)
     .map((l) => JSON.parse(l));
 
-async function syncRuns(file: string): Promise<Record<string, unknown>[]> {
-  const instance = await DuckDBInstance.create(file);
-  try {
-    const conn = await instance.connect();
-    try {
-      const sql = `SELECT outcome, records::INTEGER AS records, error FROM _sync_runs ORDER BY run_id`;
-      return (await conn.runAndReadAll(sql)).getRowObjectsJS();
-    } finally {
-      conn.closeSync();
-    }
-  } finally {
-    instance.closeSync();
-  }
+function syncRuns(file: string): Promise<Record<string, unknown>[]> {
+  return queryDb(
+    file,
+    'SELECT outcome, records::INTEGER AS records, error FROM _sync_runs ORDER BY run_id',
+  );
 }
 
 describe('the token never appears in any output', () => {

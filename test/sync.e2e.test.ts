@@ -2,7 +2,7 @@
  * `bin/main sync` end to end: the CLI as a child process, an in-process
  * simulator, and the DuckDB file read back after each run.
  */
-import { DuckDBInstance } from '@duckdb/node-api';
+import { queryDb } from './db-helpers';
 import { ChildProcess, spawn } from 'child_process';
 import fs from 'fs';
 import path from 'path';
@@ -77,21 +77,6 @@ async function syncOk(config: string, db: string, ...more: string[]): Promise<st
   return run.stdout.trim();
 }
 
-/** Runs queries on a database, then closes it so the next sync can lock it. */
-async function query<T = Record<string, unknown>>(db: string, sql: string): Promise<T[]> {
-  const instance = await DuckDBInstance.create(db);
-  try {
-    const conn = await instance.connect();
-    try {
-      return (await conn.runAndReadAll(sql)).getRowObjectsJS() as T[];
-    } finally {
-      conn.closeSync();
-    }
-  } finally {
-    instance.closeSync();
-  }
-}
-
 interface Row {
   id: string;
   data: string;
@@ -104,7 +89,7 @@ interface Row {
 }
 
 async function tableRows(db: string): Promise<Row[]> {
-  return query<Row>(
+  return queryDb<Row>(
     db,
     `SELECT id, _airbyte_data::VARCHAR AS data, to_json(categories)::VARCHAR AS categories, name,
        budgetAmount::VARCHAR AS budget, epoch_ms(launchDate)::DOUBLE AS launch,
@@ -146,7 +131,7 @@ async function expectTable(db: string, offers: Iterable<Offer>): Promise<void> {
 }
 
 async function savedState(db: string): Promise<unknown> {
-  const rows = await query<{ state: string }>(
+  const rows = await queryDb<{ state: string }>(
     db,
     `SELECT state::VARCHAR AS state FROM _sync_state`,
   );
@@ -154,7 +139,7 @@ async function savedState(db: string): Promise<unknown> {
 }
 
 async function runsOf(db: string): Promise<Record<string, unknown>[]> {
-  return query(
+  return queryDb(
     db,
     `SELECT run_id::INTEGER AS run_id, mode, outcome, records::INTEGER AS records,
        inserted::INTEGER AS inserted, updated::INTEGER AS updated, deleted::INTEGER AS deleted,
@@ -289,20 +274,20 @@ describe('sync into DuckDB', () => {
       payout: { amount: 2.5 },
       tags: ['x'],
     });
-    const [sum] = await query<{ total: string }>(
+    const [sum] = await queryDb<{ total: string }>(
       db,
       `SELECT sum(budgetAmount)::VARCHAR AS total FROM offers WHERE budgetAmount < 1000`,
     );
     expect(sum.total).toBe('27.090000000'); // 0.1 + 19.99 + 7, no floating-point drift
 
     // A user's own index and view on the table survive the next sync.
-    await query(db, `CREATE INDEX by_launch ON offers (launchDate)`);
-    await query(db, `CREATE VIEW pricey AS SELECT id FROM offers WHERE budgetAmount > 100`);
+    await queryDb(db, `CREATE INDEX by_launch ON offers (launchDate)`);
+    await queryDb(db, `CREATE VIEW pricey AS SELECT id FROM offers WHERE budgetAmount > 100`);
     await syncOk(configFor(sim), db, '--full-refresh');
-    expect(await query(db, `SELECT index_name FROM duckdb_indexes()`)).toEqual([
+    expect(await queryDb(db, `SELECT index_name FROM duckdb_indexes()`)).toEqual([
       { index_name: 'by_launch' },
     ]);
-    expect(await query(db, `SELECT count(*)::INTEGER AS n FROM pricey`)).toEqual([{ n: 2 }]);
+    expect(await queryDb(db, `SELECT count(*)::INTEGER AS n FROM pricey`)).toEqual([{ n: 2 }]);
   });
 
   test('a sync killed mid-way and run again gives the same table as an uninterrupted one', async () => {
