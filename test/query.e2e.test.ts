@@ -63,10 +63,18 @@ function parseCsv(text: string): string[][] {
       if (c === '"' && text[i + 1] === '"') field += text[i++];
       else if (c === '"') quoted = false;
       else field += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') (row.push(field), (field = ''));
-    else if (c === '\n') (row.push(field), rows.push(row), (row = []), (field = ''));
-    else field += c;
+    } else if (c === '"') {
+      quoted = true;
+    } else if (c === ',' || c === '\n') {
+      row.push(field);
+      field = '';
+      if (c === '\n') {
+        rows.push(row);
+        row = [];
+      }
+    } else {
+      field += c;
+    }
   }
   expect(field).toBe(''); // the last line ends with a newline
   return rows;
