@@ -2,7 +2,7 @@ import {
   AirbyteConfiguredCatalog,
   AirbyteConnectionStatusMessage,
 } from 'faros-airbyte-cdk/lib/protocol';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import fs from 'fs';
 import { constants } from 'os';
 import path from 'path';
@@ -27,6 +27,18 @@ const EXAMPLES: Record<string, string> = {
   discover: 'bin/main discover --config config.json > discover.json',
   read: 'bin/main read --config config.json --catalog catalog.json --state state.json > output.jsonl',
   sync: 'bin/main sync --config config.json --db ./gokart-offers.duckdb',
+  query: 'bin/main query --db ./gokart-offers.duckdb "SELECT name, launchDate FROM offers LIMIT 5"',
+  state: 'bin/main state --db ./gokart-offers.duckdb',
+};
+/** More examples in a command's own help. */
+const MORE_EXAMPLES: Record<string, string[]> = {
+  sync: ['bin/main sync --config config.json --json | jq .streams.offers.new'],
+  query: [
+    'bin/main query --db ./gokart-offers.duckdb            # summary: rows, newest offers, last runs',
+    'bin/main query "SELECT offerType, count(*) AS offers FROM offers GROUP BY ALL" --csv > types.csv',
+    `bin/main query "SELECT id, budgetAmount FROM offers" --json | jq '.[0]'`,
+  ],
+  state: ['bin/main state --reset          # the next sync reads every offer again'],
 };
 
 /**
@@ -143,36 +155,80 @@ export function main(argv: string[] = process.argv, tuning: Tuning = {}): void {
     .option(configOption, configHelp)
     .option('--db <path>', 'DuckDB database file (created if missing)', './gokart-offers.duckdb')
     .option('--full-refresh', 'replace the table with the current inventory (drops deleted offers)')
+    .option('--json', 'print the run summary (or the error) as one JSON object on stdout')
     .description('sync offers into a local DuckDB database (no Airbyte needed)')
     .action(async (opts) => {
-      // Loaded on demand: the Airbyte commands never load DuckDB's native module, an
-      // optional dependency that the Docker image leaves out (~70 MB it does not need).
-      let sync: typeof import('./sync');
-      try {
-        sync = await import('./sync');
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw err;
-        process.stderr.write(
-          'sync failed: it needs the optional dependency @duckdb/node-api, which this installation leaves out ' +
-            '(the Docker image does); run it from a checkout after `npm ci`\n',
-        );
-        process.exitCode = 1;
-        return;
-      }
+      const sync = await loadDuckDbCommand('sync', () => import('./sync'));
+      if (!sync) return;
       const stopSync = stopOnSignal();
       const code = await sync.syncCommand({ ...opts, tuning }, stopSync);
       process.exitCode = code && stopSync.aborted ? signalExitCode(stopSync.reason) : code;
     });
 
+  const dbOption = '--db <path>';
+  const dbHelp = 'DuckDB database file that bin/main sync wrote (never created)';
+  program
+    .command('query')
+    .argument('[sql]', 'one SQL statement; without it, a summary of the database')
+    .option(dbOption, dbHelp, './gokart-offers.duckdb')
+    .addOption(new Option('--json', 'one JSON array of row objects').conflicts('csv'))
+    .option('--csv', 'CSV with a header line (RFC 4180 quoting)')
+    .description('query the DuckDB database read-only: an aligned table, or --json / --csv')
+    .action(async (sql: string | undefined, opts) => {
+      const query = await loadDuckDbCommand('query', () => import('./warehouse/query'));
+      if (!query) return;
+      const format = opts.json ? 'json' : opts.csv ? 'csv' : 'table';
+      process.exitCode = await query.queryCommand(sql, { db: opts.db, format });
+    });
+  program
+    .command('state')
+    .option(dbOption, dbHelp, './gokart-offers.duckdb')
+    .option('--reset', 'clear the saved state: the next sync reads everything (the rows are kept)')
+    .option('--stream <name>', 'only this stream (default: every stream)')
+    .addOption(new Option('--json', 'the saved state as one JSON object').conflicts('reset'))
+    .description("show the sync's saved state (cursor, when, which run), or clear it")
+    .action(async (opts) => {
+      const state = await loadDuckDbCommand('state', () => import('./warehouse/state'));
+      if (!state) return;
+      process.exitCode = await state.stateCommand(opts);
+    });
+
   for (const command of program.commands) {
-    const example = EXAMPLES[command.name()];
-    if (example) command.addHelpText('after', `\nExample:\n  ${example}`);
+    const examples = [EXAMPLES[command.name()], ...(MORE_EXAMPLES[command.name()] ?? [])];
+    if (examples[0]) {
+      command.addHelpText(
+        'after',
+        `\nExample${examples.length > 1 ? 's' : ''}:\n${examples.map((e) => `  ${e}`).join('\n')}`,
+      );
+    }
   }
 
   program.parseAsync(argv).catch((err) => {
     process.stderr.write(`${out.scrubber.text(errorText(err))}\n`);
     process.exitCode = 2;
   });
+}
+
+/**
+ * A DuckDB command's module, loaded on demand: the Airbyte commands never load DuckDB's
+ * native module, an optional dependency that the Docker image leaves out (~70 MB it does
+ * not need). Undefined (exit code 1, said on stderr) when it is not installed.
+ */
+async function loadDuckDbCommand<T>(
+  command: string,
+  load: () => Promise<T>,
+): Promise<T | undefined> {
+  try {
+    return await load();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw err;
+    process.stderr.write(
+      `${command} failed: it needs the optional dependency @duckdb/node-api, which this installation leaves out ` +
+        '(the Docker image does); run it from a checkout after `npm ci`\n',
+    );
+    process.exitCode = 1;
+    return undefined;
+  }
 }
 
 /** Without --catalog: every stream in its default sync mode, said on stderr (Airbyte always passes one). */

@@ -17,6 +17,8 @@ export interface SyncOptions {
   config?: string;
   db?: string;
   fullRefresh?: boolean;
+  /** The summary (or the error) as one JSON object on stdout. */
+  json?: boolean;
   tuning?: Tuning;
 }
 
@@ -30,6 +32,13 @@ export interface SyncResult extends CommitResult {
 /** The sync failed; the message is one line for the user. */
 export class SyncError extends Error {
   override name = 'SyncError';
+  constructor(
+    message: string,
+    /** The run logged in _sync_runs, once there is one. */
+    readonly runId?: number,
+  ) {
+    super(message);
+  }
 }
 
 /**
@@ -42,14 +51,42 @@ export async function syncCommand(opts: SyncOptions, stop?: AbortSignal): Promis
   try {
     const result = await runSync(opts, progress, stop);
     progress.clear();
-    process.stdout.write(summaryLine(result) + '\n');
+    process.stdout.write(
+      (opts.json ? JSON.stringify(syncJson(result)) : summaryLine(result)) + '\n',
+    );
     return 0;
   } catch (err) {
     progress.clear();
     const what = stop?.aborted ? 'sync interrupted' : 'sync failed';
-    process.stderr.write(`${what}: ${stripControl(errorText(err))}\n`);
+    const message = stripControl(errorText(err));
+    process.stderr.write(`${what}: ${message}\n`);
+    if (opts.json) {
+      const runId = err instanceof SyncError ? (err.runId ?? null) : null;
+      process.stdout.write(JSON.stringify({ error: message, run_id: runId }) + '\n');
+    }
     return 1;
   }
+}
+
+/** `sync --json`: the run as one object, per stream (the shape scripts and jq read). */
+export function syncJson(r: SyncResult): Record<string, unknown> {
+  return {
+    db: r.db,
+    run_id: r.runId,
+    seconds: Math.round(r.ms) / 1000,
+    streams: {
+      [offers.name]: {
+        mode: r.mode,
+        records: r.records,
+        new: r.inserted,
+        updated: r.updated,
+        unchanged: r.records - r.inserted - r.updated,
+        deleted: r.deleted,
+        rows: r.rowsAfter,
+        cursor: r.cursor ?? null,
+      },
+    },
+  };
 }
 
 export function summaryLine(r: SyncResult): string {
@@ -82,7 +119,10 @@ export async function runSync(
   try {
     return await syncWith(raw, opts, scrub, progress, stop);
   } catch (err) {
-    throw new SyncError(scrub.text(errorText(err)));
+    throw new SyncError(
+      scrub.text(errorText(err)),
+      err instanceof SyncError ? err.runId : undefined,
+    );
   }
 }
 
@@ -131,6 +171,7 @@ async function syncWith(
       await wh.failRun(runId, sink.recordCount, error, 'interrupted').catch(() => undefined);
       throw new SyncError(
         `${error} (run ${runId} is logged as interrupted in _sync_runs of ${db})`,
+        runId,
       );
     }
     const error = scrub.text(
@@ -141,7 +182,7 @@ async function syncWith(
     await wh.failRun(runId, sink.recordCount, error).catch(() => undefined);
     const kept =
       mode === 'full_refresh' ? 'the table keeps its previous contents' : 'nothing was saved';
-    throw new SyncError(`${error} (${kept}; run ${runId} is logged in _sync_runs of ${db})`);
+    throw new SyncError(`${error} (${kept}; run ${runId} is logged in _sync_runs of ${db})`, runId);
   } finally {
     wh.close();
   }

@@ -1,5 +1,3 @@
-import { DuckDBInstance } from '@duckdb/node-api';
-import Table from 'cli-table3';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
@@ -11,7 +9,8 @@ import { generateOffers, GoKartSimulator } from './simulator';
  * The README's first command, against the bundled simulator: first the
  * connector as Airbyte runs it (check, discover, a full and an incremental
  * read), then incremental loading into DuckDB: sync into a fresh database,
- * change the inventory, sync again, query the table.
+ * change the inventory, sync again, query the table with `bin/main query`. The
+ * database stays in the checkout (./gokart-demo.duckdb, git-ignored) to explore.
  */
 const CATALOGS = path.join(ROOT, 'test_files');
 
@@ -69,26 +68,19 @@ async function sync(args: string[]): Promise<void> {
   if (run.code !== 0) throw new Error(`sync exited ${run.code ?? run.signal}`);
 }
 
-/** Runs a query and prints its result as a table. */
-async function show(db: string, sql: string): Promise<void> {
-  const instance = await DuckDBInstance.create(db);
-  const conn = await instance.connect();
-  try {
-    const result = await conn.runAndReadAll(sql);
-    const text = (v: unknown) =>
-      typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v);
-    const table = new Table({
-      head: result.columnNames(),
-      // Plain (no colours, no line between rows), so a log or a pipe reads it as well.
-      style: { head: [], border: [] },
-      chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
-    });
-    table.push(...result.getRowsJson().map((r) => r.map(text)));
-    console.log(`\n${sql}\n${table.toString()}`);
-  } finally {
-    conn.closeSync();
-    instance.closeSync();
-  }
+/** The demo's database: in the checkout, kept after the demo (git-ignores *.duckdb). */
+const DB = path.join(ROOT, 'gokart-demo.duckdb');
+/** DB as the user types it: relative to where they are. */
+const DB_ARG = path.relative(process.cwd(), DB).replace(/^(?!\.|\/)/, './');
+
+/** `bin/main query`, printed as the user would type it, its table shown as it prints it. */
+async function query(sql: string): Promise<void> {
+  console.log(`\n$ bin/main query --db ${DB_ARG} "${sql}"`);
+  const run = await runMain(['query', '--db', DB_ARG, sql], {
+    stdout: 'inherit',
+    stderr: 'inherit',
+  });
+  if (run.code !== 0) throw new Error(`query exited ${run.code ?? run.signal}`);
 }
 
 async function main(): Promise<void> {
@@ -98,7 +90,9 @@ async function main(): Promise<void> {
   try {
     const config = path.join(dir, 'config.json');
     fs.writeFileSync(config, JSON.stringify({ api_token: sim.options.token, api_url: sim.url }));
-    const db = path.join(dir, 'gokart-offers.duckdb');
+    // A fresh database each run, kept afterwards.
+    for (const file of [DB, `${DB}.wal`]) fs.rmSync(file, { force: true });
+    const db = DB_ARG;
     console.log(`GoKart simulator on ${sim.url} with ${offers} offers; files in ${dir}`);
     await airbyteProtocol(config, dir, sim);
 
@@ -121,19 +115,33 @@ async function main(): Promise<void> {
     );
     await sync(['--config', config, '--db', db]);
 
-    await show(
-      db,
+    console.log('\n3. Look at the data: bin/main query (read-only; --json or --csv for scripts).');
+    await query(
       `SELECT count(*) AS offers, count(*) FILTER (id LIKE 'new-%') AS new, sum(budgetAmount)::DECIMAL(14,2) AS budget FROM offers`,
     );
-    await show(
-      db,
+    await query(
       `SELECT name, budgetAmount::DECIMAL(12,2) AS budget, launchDate, categories FROM offers ORDER BY launchDate DESC LIMIT 4`,
     );
-    await show(db, `SELECT run_id, mode, records, inserted, updated, outcome FROM _sync_runs`);
+    await query(`SELECT run_id, mode, records, inserted, updated, outcome FROM _sync_runs`);
+    console.log(nextSteps());
   } finally {
     await sim.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+function nextSteps(): string {
+  return `
+The database stays at ${DB_ARG} (git-ignored; the next demo starts it afresh).
+
+Next steps:
+  bin/main query --db ${DB_ARG}   # summary: rows, newest offers, last runs
+  bin/main query --db ${DB_ARG} "SELECT offerType, count(*) AS offers FROM offers GROUP BY ALL"
+  bin/main query --db ${DB_ARG} --csv "SELECT * FROM offers" > offers.csv
+  bin/main state --db ${DB_ARG}   # the saved cursor; --reset to read everything again
+  Your tenant: put {"api_token": "…", "tenant": "acme"} in config.json (or set GOKART_API_TOKEN and
+  GOKART_TENANT), then: bin/main check --config config.json && bin/main sync --config config.json
+  Guide (options, Airbyte, Singer, troubleshooting): docs/gokart.md`;
 }
 
 main().catch((err) => {

@@ -67,15 +67,18 @@ function readHead(file: string, into: Buffer): number | undefined {
   }
 }
 
-/** DuckDB's refusal to open the file, worded for the user (lock, not DuckDB, not writable). */
-export function openError(file: string, err: unknown): WarehouseError {
+/**
+ * DuckDB's refusal to open the file, worded for the user (lock, not DuckDB, not writable);
+ * `again` is what to run once the lock is free.
+ */
+export function openError(file: string, err: unknown, again = 'run sync again'): WarehouseError {
   const message = duckMessage(err);
   const lock = /Could not set lock on file[^:]*:\s*(.*?)(?:\s*See also|$)/s.exec(message);
   if (lock) {
     const pid = /PID (\d+)/.exec(lock[1])?.[1];
     return new WarehouseError(
       `The database ${file} is in use by another process${pid ? ` (PID ${pid})` : ''}: ` +
-        `DuckDB allows one writer at a time. Wait for it to finish or stop it, then run sync again`,
+        `DuckDB allows one writer at a time. Wait for it to finish or stop it, then ${again}`,
     );
   }
   if (/not a valid DuckDB database/i.test(message)) {
