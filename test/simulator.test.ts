@@ -161,7 +161,12 @@ describe('envelope and paging', () => {
 
     const defaults = await getPage(sim);
     expect(defaults.body.data).toMatchObject({ pageIndex: 0, pageSize: 10 });
-    expect(sim.requests[sim.requests.length - 1]).toEqual({ page: 0, pageSize: 10, status: 200 });
+    expect(sim.requests[sim.requests.length - 1]).toEqual({
+      kind: 'list',
+      page: 0,
+      pageSize: 10,
+      status: 200,
+    });
   });
 
   test('a full scan returns the default order (CreatedAt desc) without gaps or repeats', async () => {
@@ -590,6 +595,7 @@ describe('control endpoints', () => {
     await getPage(sim);
     expect(await (await control(sim, '/_sim/stats')).json()).toEqual({
       requests: 1,
+      detailRequests: 0,
       maxInFlight: 1,
       offers: 40,
     });
@@ -638,7 +644,7 @@ describe('control endpoints', () => {
       expect(res.status).toBe(400);
       expect(await res.json()).toMatchObject({ data: null, isSuccessful: false });
     }
-    for (const path of ['/_sim/nothing', '/api/v1/other', `${OFFERS_PATH}/some-id`]) {
+    for (const path of ['/_sim/nothing', '/api/v1/other', `${OFFERS_PATH}/some-id/more`]) {
       const res = await fetch(`${sim.url}${path}`);
       expect(res.status).toBe(404);
       expect(await res.json()).toMatchObject({ data: null, isSuccessful: false });
