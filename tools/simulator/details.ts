@@ -69,8 +69,10 @@ export function offerDetail(offer: Offer, seed: number): OfferDetail {
   });
   const payoutId = uuid();
   const payout = rnd() < 0.1 ? null : { type: PAYOUT_TYPES[int(PAYOUT_TYPES.length)], ...money() };
-  // A SingleEvent offer has one event; a MultiEvent offer 0 to 5; a few say null.
-  const eventCount = offer.offerType === 'SingleEvent' ? 1 : int(6);
+  // A SingleEvent offer has one event; a MultiEvent offer 0 to 5; a few say null. (Drawn
+  // either way, so a changed offerType leaves the other parts as they were.)
+  const multiEvents = int(6);
+  const eventCount = offer.offerType === 'SingleEvent' ? 1 : multiEvents;
   const events =
     rnd() < 0.05
       ? null
