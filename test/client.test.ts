@@ -73,6 +73,7 @@ describe('GoKartClient', () => {
       expect(notices).toEqual([
         {
           page: 0,
+          target: 'page 0',
           attempt: 1,
           delayMs: 1000, // the date, not the 10 ms backoff
           rateLimited: true,
@@ -227,7 +228,7 @@ describe('toApiError', () => {
     ],
     ['ETIMEDOUT', 'Reading page 3 failed: the request timed out', 'transient_error'],
   ])('explains %s', (code, message, failureType) => {
-    const err = toApiError(networkError(code), 3, cfg);
+    const err = toApiError(networkError(code), offersQuery(cfg, { page: 3 }), cfg);
     expect(err.message).toContain(message);
     expect(err.failureType).toBe(failureType);
   });
@@ -248,7 +249,9 @@ describe('toApiError', () => {
     const err = new AxiosError('fail', 'ECONNRESET', {
       headers: { Authorization: 'ApiToken secret-x' },
     } as never);
-    expect(JSON.stringify(toApiError(err, 0, cfg))).not.toContain('secret-x');
-    expect(toApiError(err, 0, cfg).message).not.toContain('secret-x');
+    expect(JSON.stringify(toApiError(err, offersQuery(cfg, { page: 0 }), cfg))).not.toContain(
+      'secret-x',
+    );
+    expect(toApiError(err, offersQuery(cfg, { page: 0 }), cfg).message).not.toContain('secret-x');
   });
 });
