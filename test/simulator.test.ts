@@ -1,51 +1,22 @@
 import * as http from 'node:http';
 
+import { Fault, generateOffers, GoKartSimulator, Offer, OFFERS_PATH } from '../tools/simulator';
+
 import {
-  Fault,
-  generateOffers,
-  GoKartSimulator,
-  Offer,
-  OFFERS_PATH,
-  SimulatorOptions,
-} from '../tools/simulator';
-
-interface PageData {
-  pageIndex: number;
-  pageSize: number;
-  totalCount: number;
-  totalPages: number;
-  indexFrom: number;
-  items: Offer[];
-  hasPreviousPage: boolean;
-  hasNextPage: boolean;
-}
-
-interface Envelope {
-  data: PageData | null;
-  responseId: string;
-  isSuccessful: boolean;
-  responseTitle: string;
-  responseType: string;
-  messages: string[];
-}
+  apiGet,
+  control,
+  Envelope,
+  offer,
+  settled,
+  startSim,
+  untilLogged,
+  UUID_V4,
+} from './simulator-helpers';
 
 type Query = Record<string, string | number | boolean>;
 
-const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const API_DATE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+00:00$/;
 const DAY_MS = 86_400_000;
-
-const sims: GoKartSimulator[] = [];
-
-async function startSim(options: SimulatorOptions = {}): Promise<GoKartSimulator> {
-  const sim = await GoKartSimulator.start(options);
-  sims.push(sim);
-  return sim;
-}
-
-afterEach(async () => {
-  await Promise.all(sims.splice(0).map((s) => s.close()));
-});
 
 function listUrl(sim: GoKartSimulator, query: Query = {}): URL {
   const url = new URL(OFFERS_PATH, sim.url);
@@ -59,11 +30,7 @@ function request(
   query: Query = {},
   opts: { token?: string | null; signal?: AbortSignal } = {},
 ): Promise<Response> {
-  const token = opts.token === undefined ? sim.options.token : opts.token;
-  return fetch(listUrl(sim, query), {
-    headers: token === null ? {} : { Authorization: `ApiToken ${token}` },
-    signal: opts.signal,
-  });
+  return apiGet(sim, listUrl(sim, query), opts);
 }
 
 async function getPage(
@@ -75,21 +42,6 @@ async function getPage(
   return { status: res.status, body: (await res.json()) as Envelope };
 }
 
-/** A promise with a flag saying whether it has settled yet. */
-function settled<T>(promise: Promise<T>): { promise: Promise<T>; done: boolean } {
-  const tracked = { promise, done: false };
-  promise.then(
-    () => (tracked.done = true),
-    () => (tracked.done = true),
-  );
-  return tracked;
-}
-
-/** Waits until the simulator has logged `count` requests (the handler started on them). */
-async function untilLogged(sim: GoKartSimulator, count: number): Promise<void> {
-  while (sim.requests.length < count) await new Promise((r) => setTimeout(r, 5));
-}
-
 async function scan(sim: GoKartSimulator, query: Query = {}): Promise<Offer[]> {
   const items: Offer[] = [];
   for (let page = 0; ; page++) {
@@ -97,27 +49,6 @@ async function scan(sim: GoKartSimulator, query: Query = {}): Promise<Offer[]> {
     items.push(...body.data!.items);
     if (!body.data!.hasNextPage) return items;
   }
-}
-
-function offer(id: string, patch: Partial<Offer> = {}): Offer {
-  return {
-    id,
-    categories: [],
-    name: `Test ${id}`,
-    budgetAmount: 1,
-    launchDate: '2025-01-01T00:00:00+00:00',
-    endDate: null,
-    offerType: 'SingleEvent',
-    ...patch,
-  };
-}
-
-async function control(sim: GoKartSimulator, path: string, body?: unknown): Promise<Response> {
-  return fetch(`${sim.url}${path}`, {
-    method: body === undefined && path === '/_sim/stats' ? 'GET' : 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-  });
 }
 
 describe('envelope and paging', () => {
@@ -161,7 +92,12 @@ describe('envelope and paging', () => {
 
     const defaults = await getPage(sim);
     expect(defaults.body.data).toMatchObject({ pageIndex: 0, pageSize: 10 });
-    expect(sim.requests[sim.requests.length - 1]).toEqual({ page: 0, pageSize: 10, status: 200 });
+    expect(sim.requests[sim.requests.length - 1]).toEqual({
+      kind: 'list',
+      page: 0,
+      pageSize: 10,
+      status: 200,
+    });
   });
 
   test('a full scan returns the default order (CreatedAt desc) without gaps or repeats', async () => {
@@ -590,6 +526,7 @@ describe('control endpoints', () => {
     await getPage(sim);
     expect(await (await control(sim, '/_sim/stats')).json()).toEqual({
       requests: 1,
+      detailRequests: 0,
       maxInFlight: 1,
       offers: 40,
     });
@@ -638,7 +575,7 @@ describe('control endpoints', () => {
       expect(res.status).toBe(400);
       expect(await res.json()).toMatchObject({ data: null, isSuccessful: false });
     }
-    for (const path of ['/_sim/nothing', '/api/v1/other', `${OFFERS_PATH}/some-id`]) {
+    for (const path of ['/_sim/nothing', '/api/v1/other', `${OFFERS_PATH}/some-id/more`]) {
       const res = await fetch(`${sim.url}${path}`);
       expect(res.status).toBe(404);
       expect(await res.json()).toMatchObject({ data: null, isSuccessful: false });

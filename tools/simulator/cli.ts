@@ -5,7 +5,7 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 
-import { GoKartSimulator, SortMode } from '.';
+import { DetailsShape, GoKartSimulator, SortMode } from '.';
 
 /** Invalid option values exit with 2, like other CLI usage errors. */
 const USAGE_EXIT_CODE = 2;
@@ -32,22 +32,33 @@ interface CliOptions {
   seed: number;
   latencyMs: number;
   sortMode: SortMode;
+  detailsShape: DetailsShape;
   token: string;
 }
 
 function parseArgs(argv: string[]): CliOptions {
   const program = new Command()
     .name('simulator')
-    .description('Serve a deterministic GoKart Partner API offers list')
+    .description('Serve a deterministic GoKart Partner API offers list and offer details')
     .option('--port <n>', 'port to listen on (0 = random)', integer('port', 0, 65535), 0)
     .option('--host <h>', 'address to bind', '127.0.0.1')
     .option('--offers <n>', 'inventory size', integer('offers', 0, 10_000_000), 250)
     .option('--seed <n>', 'generator seed', integer('seed', -(2 ** 31), 2 ** 32 - 1), 1)
-    .option('--latency-ms <n>', 'delay per list request', integer('latency-ms', 0, 3_600_000), 0)
+    .option(
+      '--latency-ms <n>',
+      'delay per API request (list or details)',
+      integer('latency-ms', 0, 3_600_000),
+      0,
+    )
     .addOption(
       new Option('--sort-mode <mode>', 'how orderby is treated')
         .choices(['honour', 'ignore', 'reject'])
         .default('honour'),
+    )
+    .addOption(
+      new Option('--details-shape <shape>', "offer details' data: the object, or a one-item page")
+        .choices(['object', 'list'])
+        .default('object'),
     )
     .option('--token <t>', 'accepted API token', token, 'sim-token')
     .showSuggestionAfterError(false)

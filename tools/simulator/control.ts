@@ -1,6 +1,7 @@
 /**
  * The control API for a simulator in another process (the bench, the image smoke test, manual
- * runs): GET /_sim/stats, POST /_sim/reset-stats, /_sim/offers, /_sim/latency, /_sim/faults.
+ * runs): GET /_sim/stats, POST /_sim/reset-stats, /_sim/offers, /_sim/latency, /_sim/faults,
+ * /_sim/details-shape.
  * Loopback callers only (the server checks). A bad request body throws BadRequest (HTTP 400).
  */
 import type * as http from 'node:http';
@@ -8,6 +9,7 @@ import type * as http from 'node:http';
 import { BadRequest, errorReply, isRecord, jsonReply, Reply } from './api';
 import type { Fault } from './faults';
 import type { Offer } from './generate';
+import { DETAILS_SHAPES, DetailsShape } from './options';
 
 const MAX_BODY_BYTES = 1 << 20;
 /** The control endpoints, and the method each takes. */
@@ -17,15 +19,18 @@ const CONTROL_ROUTES: Readonly<Record<string, 'GET' | 'POST'>> = {
   '/_sim/offers': 'POST',
   '/_sim/latency': 'POST',
   '/_sim/faults': 'POST',
+  '/_sim/details-shape': 'POST',
 };
 
 /** What the control API may do to a simulator. */
 export interface Controllable {
-  stats(): { requests: number; maxInFlight: number; offers: number };
+  /** requests: list requests; detailRequests: offer-details requests. */
+  stats(): { requests: number; detailRequests: number; maxInFlight: number; offers: number };
   resetStats(): void;
   /** Throws RangeError on a bad count, seed or range. */
   addGenerated(count: number, seed: number | undefined, range: { from?: Date; to?: Date }): Offer[];
   setLatency(ms: number): void;
+  setDetailsShape(shape: DetailsShape): void;
   injectFault(fault: Fault): void;
 }
 
@@ -55,6 +60,15 @@ export async function control(
       }
       sim.setLatency(ms);
       return ok({ ok: true, latencyMs: ms });
+    }
+    case '/_sim/details-shape': {
+      const body = await readJson(req);
+      const shape = isRecord(body) ? body.shape : undefined;
+      if (!DETAILS_SHAPES.includes(shape as DetailsShape)) {
+        throw new BadRequest(`shape must be one of ${DETAILS_SHAPES.join(', ')}`);
+      }
+      sim.setDetailsShape(shape as DetailsShape);
+      return ok({ ok: true, detailsShape: shape });
     }
     default: // '/_sim/faults'
       sim.injectFault((await readJson(req)) as Fault); // validated there

@@ -45,8 +45,12 @@ export interface Fault {
   location?: string;
   /** For 'slow': wait this long before answering (so a client timeout fires). */
   delayMs?: number;
-  /** Only requests for this page index match; undefined = any request. */
+  /** Which requests it hits: offers-list pages (default) or offer-details requests. */
+  on?: FaultTarget;
+  /** Only list requests for this page index match; undefined = any list request. */
   page?: number;
+  /** Only the detail request for this offer id matches (on 'details'); undefined = any. */
+  offerId?: string;
   /** How many matching requests it hits (default 1); then it is used up. */
   times?: number;
   /** Envelope messages for 'status' / 'unsuccessful'. */
@@ -62,6 +66,12 @@ export interface Fault {
   /** For 'huge' / 'endless': send the body gzip-compressed (Content-Encoding: gzip). */
   gzip?: boolean;
 }
+
+export type FaultTarget = 'list' | 'details';
+/** The kinds that bend a list page, so mean nothing for a detail request. */
+const LIST_ONLY_KINDS: readonly Fault['kind'][] = ['short-page', 'repeat-pages'];
+/** What a detail request has that a rewrite can alter (it has no dates). */
+const DETAIL_REWRITES: readonly Rewrite[] = ['lone-surrogate'];
 
 /**
  * Hostile data a 'rewrite' fault serves: launchDate and endDate without their offset
@@ -120,6 +130,21 @@ export function validateFault(input: unknown): Fault {
   optionalInt('times', 1, Number.MAX_SAFE_INTEGER);
   optionalInt('keep', 0, MAX_PAGE_SIZE);
   optionalInt('bytes', 0, Number.MAX_SAFE_INTEGER);
+  if (f.on !== undefined && f.on !== 'list' && f.on !== 'details') {
+    throw new BadRequest("fault.on must be 'list' or 'details'");
+  }
+  if (f.offerId !== undefined && (typeof f.offerId !== 'string' || f.on !== 'details')) {
+    throw new BadRequest("fault.offerId must be a string, with on: 'details'");
+  }
+  if (f.on === 'details') {
+    if (f.page !== undefined) throw new BadRequest("fault.page is for on: 'list' only");
+    if (LIST_ONLY_KINDS.includes(f.kind as Fault['kind'])) {
+      throw new BadRequest(`fault.kind ${String(f.kind)} is for on: 'list' only`);
+    }
+    if (f.kind === 'rewrite' && !DETAIL_REWRITES.includes(f.rewrite as Rewrite)) {
+      throw new BadRequest(`on: 'details' takes fault.rewrite ${DETAIL_REWRITES.join(', ')}`);
+    }
+  }
   if (f.kind === 'huge' && f.bytes === undefined) throw new BadRequest('fault.bytes missing');
   if (f.gzip !== undefined && typeof f.gzip !== 'boolean') {
     throw new BadRequest('fault.gzip must be a boolean');
@@ -170,19 +195,28 @@ export class FaultQueue {
     this.armed.length = 0;
   }
 
-  /** The first fault that matches a request for `page`, counted as used once more. */
-  take(page: number): Fault | undefined {
-    const armed = this.armed.find((a) => a.fault.page === undefined || a.fault.page === page);
+  /** The first fault that matches a request, counted as used once more. */
+  take(
+    request: { on: 'list'; page: number } | { on: 'details'; offerId: string },
+  ): Fault | undefined {
+    const armed = this.armed.find(({ fault: f }) =>
+      request.on === 'list'
+        ? (f.on ?? 'list') === 'list' && (f.page === undefined || f.page === request.page)
+        : f.on === 'details' && (f.offerId === undefined || f.offerId === request.offerId),
+    );
     if (!armed) return undefined;
     if (--armed.left <= 0) this.armed.splice(this.armed.indexOf(armed), 1);
     return armed.fault;
   }
 }
 
-/** What a fault's reply is built from: the page as asked for, and the server's clock. */
+/** What a fault's reply is built from: the normal answer, and the server's clock. */
 export interface FaultContext {
-  /** The requested page, bent by a 'short-page', 'repeat-pages' or 'rewrite' fault if given. */
-  page(paging?: Fault): Reply;
+  /**
+   * The normal answer (the requested page or detail), bent by a 'short-page', 'repeat-pages'
+   * or 'rewrite' fault if given.
+   */
+  answer(bend?: Fault): Reply;
   sleep(ms: number): Promise<void>;
   /** The request's API token, for `echoToken`. */
   token: string;
@@ -209,7 +243,7 @@ export async function faultReply(fault: Fault, ctx: FaultContext): Promise<Reply
       await ctx.sleep(f.delayMs ?? 0);
       return undefined;
     case 'truncated':
-      return { ...ctx.page(), mode: 'truncated' };
+      return { ...ctx.answer(), mode: 'truncated' };
     case 'unsuccessful':
       return jsonReply(
         200,
@@ -225,16 +259,16 @@ export async function faultReply(fault: Fault, ctx: FaultContext): Promise<Reply
     case 'short-page':
     case 'repeat-pages':
     case 'rewrite':
-      return ctx.page(f);
+      return ctx.answer(f);
     case 'huge':
     case 'endless': {
-      const reply = ctx.page();
+      const reply = ctx.answer();
       const padBytes =
         f.kind === 'endless' ? Infinity : Math.max(0, (f.bytes ?? 0) - reply.body.length);
       return { ...reply, mode: 'padded', padBytes, gzip: f.gzip };
     }
     case 'drip':
-      return { ...ctx.page(), mode: 'drip', dripMs: f.delayMs ?? 500 };
+      return { ...ctx.answer(), mode: 'drip', dripMs: f.delayMs ?? 500 };
   }
 }
 

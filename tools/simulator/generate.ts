@@ -67,7 +67,7 @@ export function mulberry32(seed: number): () => number {
 }
 
 /** murmur3's 32-bit finalizer. */
-function mix32(x: number): number {
+export function mix32(x: number): number {
   x = Math.imul(x ^ (x >>> 16), 0x85ebca6b);
   x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35);
   return (x ^ (x >>> 16)) >>> 0;
@@ -92,7 +92,7 @@ function scramble(seed: number, index: number): [number, number] {
 const HEX_BYTE = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 const TWO_DIGITS = HEX_BYTE.map((_, i) => String(i).padStart(2, '0'));
 
-function hex32(v: number): string {
+export function hex32(v: number): string {
   return (
     HEX_BYTE[(v >>> 24) & 255] +
     HEX_BYTE[(v >>> 16) & 255] +

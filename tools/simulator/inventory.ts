@@ -2,6 +2,7 @@
  * The simulator's stored offers: each with its hidden createdAt and cached JSON, sorted views
  * per order kept in step with changes, and a small cache of filtered views.
  */
+import { offerDetail } from './details';
 import { generate, generateOffers, Offer } from './generate';
 
 export type SortField = 'CreatedAt' | 'LaunchDate' | 'EndDate' | 'Name' | 'BudgetAmount';
@@ -21,6 +22,8 @@ export interface Stored {
   createdAt: number;
   /** Serialized once, so a page costs a join of cached strings, not a stringify. */
   json?: string;
+  /** The offer-details object's JSON, made on first request (a change replaces the Stored). */
+  detailJson?: string;
 }
 
 type SortKey = number | string | null;
@@ -101,12 +104,14 @@ export class Inventory {
   private readonly orderCache = new Map<string, SortedView>();
   /** Filtered views of a sorted order, for scans that page through one search. */
   private readonly filterCache = new Map<string, Stored[]>();
+  private readonly seed: number;
   private newestCreatedAt = -Infinity;
   /** Next generator index for addGenerated, so added ids never repeat earlier ones. */
   private nextIndex: number;
 
-  /** The first `count` offers of `seed`. */
+  /** The first `count` offers of `seed`; `seed` also seeds every offer's details. */
   constructor(count: number, seed: number) {
+    this.seed = seed;
     this.nextIndex = count;
     generate(count, seed, {}, (offer, createdAt) => this.insert(offer, createdAt));
   }
@@ -118,6 +123,13 @@ export class Inventory {
   /** Current inventory in default server order (CreatedAt descending), as it is served. */
   offers(): Offer[] {
     return this.sorted('CreatedAt', false).map((s) => JSON.parse(serialize(s)) as Offer);
+  }
+
+  /** The offer-details JSON of the offer with this id, or undefined if there is none. */
+  detail(id: string): string | undefined {
+    const s = this.stored.get(id);
+    if (!s) return undefined;
+    return (s.detailJson ??= JSON.stringify(offerDetail(s.offer, this.seed)));
   }
 
   /** createdAt defaults to now, and is never older than the newest offer, so these come first. */

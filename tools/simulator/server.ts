@@ -1,6 +1,7 @@
 /**
- * A deterministic, in-process simulator of GoKart's Partner API offers list
- * (see docs: "Partner – GET Offers List"). Used by tests, the demo and benchmarks.
+ * A deterministic, in-process simulator of GoKart's Partner API offers list and offer details
+ * (see docs: "Partner – GET Offers List", "Partner – GET Offer Details"). Used by tests, the
+ * demo and benchmarks.
  * Built on node:http only, so it behaves like a real server (sockets, keep-alive, resets).
  */
 import { randomUUID } from 'node:crypto';
@@ -22,6 +23,7 @@ import { control, isLoopback } from './control';
 import {
   Fault,
   FaultQueue,
+  FaultTarget,
   faultReply,
   REPEAT_TOTAL_PAGES,
   REWRITES,
@@ -30,13 +32,24 @@ import {
 } from './faults';
 import type { Offer } from './generate';
 import { Inventory, serialize, SORT_FIELD_BY_LOWER, SORT_FIELDS, ViewQuery } from './inventory';
-import { resolveOptions, SimulatorOptions, SORT_MODES, SortMode } from './options';
+import {
+  DETAILS_SHAPES,
+  DetailsShape,
+  resolveOptions,
+  SimulatorOptions,
+  SORT_MODES,
+  SortMode,
+} from './options';
 
 /**
- * One offers-list request. page/pageSize are NaN when the client sent a non-integer;
- * status is 0 while the request is pending and for a 'reset' fault (no HTTP answer).
+ * One API request: an offers-list page or one offer's details. page/pageSize are NaN for a
+ * detail request and when the client sent a non-integer; status is 0 while the request is
+ * pending and for a 'reset' fault (no HTTP answer).
  */
 export interface RequestLogEntry {
+  kind: FaultTarget;
+  /** For kind 'details': the requested id, as decoded from the path. */
+  offerId?: string;
   page: number;
   pageSize: number;
   orderby?: string;
@@ -100,7 +113,7 @@ export class GoKartSimulator {
     return { ...this.resolved };
   }
 
-  /** Every offers-list request, in arrival order (live array; replaced by resetStats). */
+  /** Every list and detail request, in arrival order (live array; replaced by resetStats). */
   get requests(): RequestLogEntry[] {
     return this.log;
   }
@@ -139,6 +152,13 @@ export class GoKartSimulator {
     this.resolved.sortMode = mode;
   }
 
+  setDetailsShape(shape: DetailsShape): void {
+    if (!DETAILS_SHAPES.includes(shape)) {
+      throw new RangeError(`unknown details shape ${String(shape)}`);
+    }
+    this.resolved.detailsShape = shape;
+  }
+
   injectFault(fault: Fault): void {
     this.faults.arm(fault);
   }
@@ -148,8 +168,9 @@ export class GoKartSimulator {
   }
 
   /**
-   * Called after each offers-list response is computed, before it is sent. `served` counts
-   * computed list responses (1-based, reset by resetStats); the hook may change the inventory.
+   * Called after each offers-list response is computed, before it is sent (not for detail
+   * requests). `served` counts computed list responses (1-based, reset by resetStats); the hook
+   * may change the inventory.
    */
   onRequest(hook: ((entry: RequestLogEntry, served: number) => void) | undefined): void {
     this.hook = hook;
@@ -195,13 +216,25 @@ export class GoKartSimulator {
       return;
     }
     const path = url.pathname.replace(/\/+$/, '');
-    if (path === OFFERS_PATH) {
+    const detail = /^\/([^/]+)$/.exec(path.slice(OFFERS_PATH.length));
+    if (path === OFFERS_PATH || (path.startsWith(OFFERS_PATH) && detail)) {
       if (req.method !== 'GET') {
         this.send(res, errorReply(405, [`${req.method} not allowed`], { Allow: 'GET' }));
         return;
       }
+      let id: string | undefined;
+      try {
+        id = detail ? decodeURIComponent(detail[1]) : undefined;
+      } catch {
+        this.send(res, errorReply(400, ['Malformed offer id in the request path']));
+        return;
+      }
+      const served =
+        id === undefined
+          ? this.serveList(req, res, url.searchParams)
+          : this.serveDetail(req, res, id);
       // Only send() can throw here (e.g. a bad header value); drop the connection then.
-      this.serveList(req, res, url.searchParams).catch(() => res.destroy());
+      served.catch(() => res.destroy());
       return;
     }
     if (path.startsWith('/_sim/') && isLoopback(req.socket.remoteAddress)) {
@@ -220,15 +253,20 @@ export class GoKartSimulator {
   /** What the control API may reach. */
   private controllable(): Parameters<typeof control>[2] {
     return {
-      stats: () => ({
-        requests: this.log.length,
-        maxInFlight: this.peakInFlight,
-        offers: this.inventory.size,
-      }),
+      stats: () => {
+        const detailRequests = this.log.filter((e) => e.kind === 'details').length;
+        return {
+          requests: this.log.length - detailRequests,
+          detailRequests,
+          maxInFlight: this.peakInFlight,
+          offers: this.inventory.size,
+        };
+      },
       resetStats: () => this.resetStats(),
       addGenerated: (count, seed, range) =>
         this.inventory.addGenerated(count, seed ?? this.resolved.seed, range),
       setLatency: (ms) => this.setLatency(ms),
+      setDetailsShape: (shape) => this.setDetailsShape(shape),
       injectFault: (fault) => this.injectFault(fault),
     };
   }
@@ -239,6 +277,7 @@ export class GoKartSimulator {
     params: URLSearchParams,
   ): Promise<void> {
     const entry: RequestLogEntry = {
+      kind: 'list',
       page: intParam(params.get('page'), 0, -Infinity, Infinity) ?? NaN,
       pageSize: intParam(params.get('page_size'), 10, -Infinity, Infinity) ?? NaN,
       status: 0,
@@ -251,6 +290,39 @@ export class GoKartSimulator {
     if (orderAsc !== undefined) entry.orderAsc = orderAsc;
     if (search !== null) entry.search = search;
     if (offerType !== null) entry.offerType = offerType;
+    await this.serve(req, res, entry, { on: 'list', page: entry.page }, (bend) =>
+      this.answerQuery(params, bend),
+    );
+  }
+
+  private async serveDetail(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    id: string,
+  ): Promise<void> {
+    const entry: RequestLogEntry = {
+      kind: 'details',
+      offerId: id,
+      page: NaN,
+      pageSize: NaN,
+      status: 0,
+    };
+    await this.serve(req, res, entry, { on: 'details', offerId: id }, (bend) =>
+      this.answerDetail(id, bend),
+    );
+  }
+
+  /**
+   * Logs and answers one API request: latency, auth, faults, then `normal` (the answer
+   * without faults, bent by a 'rewrite'-like fault if given).
+   */
+  private async serve(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    entry: RequestLogEntry,
+    target: Parameters<FaultQueue['take']>[0],
+    normal: (bend?: Fault) => Reply,
+  ): Promise<void> {
     this.log.push(entry);
     this.inFlight++;
     this.peakInFlight = Math.max(this.peakInFlight, this.inFlight);
@@ -259,19 +331,21 @@ export class GoKartSimulator {
       if (this.closed) return;
       let reply: Reply;
       try {
-        reply = await this.answerList(req, params, entry.page);
+        reply = await this.answer(req, target, normal);
       } catch (err) {
         reply = errorReply(500, [`simulator error: ${(err as Error).message}`]);
       }
       if (this.closed) return;
       entry.status = reply.mode === 'reset' ? 0 : reply.status;
-      this.served++;
-      try {
-        this.hook?.(entry, this.served);
-      } catch (err) {
-        // Surface a broken test hook to the client instead of crashing the server.
-        reply = errorReply(500, [`onRequest hook failed: ${(err as Error).message}`]);
-        entry.status = 500;
+      if (entry.kind === 'list') {
+        this.served++;
+        try {
+          this.hook?.(entry, this.served);
+        } catch (err) {
+          // Surface a broken test hook to the client instead of crashing the server.
+          reply = errorReply(500, [`onRequest hook failed: ${(err as Error).message}`]);
+          entry.status = 500;
+        }
       }
       this.send(res, reply);
     } finally {
@@ -279,10 +353,10 @@ export class GoKartSimulator {
     }
   }
 
-  private async answerList(
+  private async answer(
     req: http.IncomingMessage,
-    params: URLSearchParams,
-    page: number,
+    target: Parameters<FaultQueue['take']>[0],
+    normal: (bend?: Fault) => Reply,
   ): Promise<Reply> {
     const header = req.headers.authorization;
     if (!header) {
@@ -294,13 +368,25 @@ export class GoKartSimulator {
     }
     if (token !== this.resolved.token) return errorReply(401, ['Invalid API token']);
 
-    const fault = this.faults.take(page);
-    const ctx = {
-      page: (paging?: Fault) => this.answerQuery(params, paging),
-      sleep: (ms: number) => this.sleep(ms),
-      token,
-    };
-    return (fault && (await faultReply(fault, ctx))) ?? this.answerQuery(params);
+    const fault = this.faults.take(target);
+    const ctx = { answer: normal, sleep: (ms: number) => this.sleep(ms), token };
+    return (fault && (await faultReply(fault, ctx))) ?? normal();
+  }
+
+  /** One offer's details, as an object or a one-item page; a 'rewrite' fault bends it. */
+  private answerDetail(id: string, bend?: Fault): Reply {
+    const json = this.inventory.detail(id);
+    if (json === undefined) return errorReply(404, [`Offer ${id} was not found`]);
+    const detail =
+      bend?.kind === 'rewrite'
+        ? JSON.stringify(REWRITES[bend.rewrite as Rewrite](JSON.parse(json) as Offer))
+        : json;
+    const data =
+      this.resolved.detailsShape === 'object'
+        ? detail
+        : `{"pageIndex":0,"pageSize":1,"totalCount":1,"totalPages":1,"indexFrom":0,` +
+          `"items":[${detail}],"hasPreviousPage":false,"hasNextPage":false}`;
+    return jsonReply(200, success(data));
   }
 
   /** A list page; `paging` is a 'short-page', 'repeat-pages' or 'rewrite' fault that bends it. */
@@ -321,13 +407,11 @@ export class GoKartSimulator {
           : serialize(s),
       );
     // Assembled by hand so only this page's (cached) item JSON is touched.
-    const body =
-      `{"data":{"pageIndex":${q.page},"pageSize":${q.pageSize},"totalCount":${totalCount},` +
+    const data =
+      `{"pageIndex":${q.page},"pageSize":${q.pageSize},"totalCount":${totalCount},` +
       `"totalPages":${totalPages},"indexFrom":0,"items":[${items.join(',')}],` +
-      `"hasPreviousPage":${q.page > 0},"hasNextPage":${q.page + 1 < totalPages}},` +
-      `"responseId":"${randomUUID()}","isSuccessful":true,"responseTitle":"Success",` +
-      `"responseType":"Success","messages":[]}`;
-    return jsonReply(200, body);
+      `"hasPreviousPage":${q.page > 0},"hasNextPage":${q.page + 1 < totalPages}}`;
+    return jsonReply(200, success(data));
   }
   /** The parsed query, or the 400 message. */
   private parseQuery(params: URLSearchParams): ListQuery | string {
@@ -367,4 +451,12 @@ export class GoKartSimulator {
     });
     res.end(body);
   }
+}
+
+/** The success envelope around `data`, already JSON. */
+function success(data: string): string {
+  return (
+    `{"data":${data},"responseId":"${randomUUID()}","isSuccessful":true,` +
+    `"responseTitle":"Success","responseType":"Success","messages":[]}`
+  );
 }
