@@ -6,6 +6,7 @@ import { RetryNotice } from '../src/api/types';
 import { GoKartConfig, resolveConfig, validateConfig } from '../src/config';
 import { GoKartSimulator } from '../tools/simulator';
 import { offersQuery } from '../src/streams/offers';
+import { offerDetailsQuery } from '../src/streams/offer_details';
 
 let sim: GoKartSimulator;
 beforeAll(async () => {
@@ -203,6 +204,57 @@ describe('retryWaitMs (the Retry-After rule)', () => {
     expect(retryWaitMs(500, 36_000_000, 0)).toBeUndefined();
     expect(retryWaitMs(500, 300_001, 0)).toBeUndefined();
     expect(retryWaitMs(500, 100_000, 200_001)).toBeUndefined();
+  });
+});
+
+describe('GoKartClient.fetchObject (offer details)', () => {
+  /** A server answering every request with `data`. */
+  async function serving<T>(data: unknown, fn: (c: GoKartClient) => Promise<T>): Promise<T> {
+    const server = http.createServer((_req, res) => {
+      res.setHeader('Content-Type', 'application/json');
+      res.end(JSON.stringify({ isSuccessful: true, data, messages: [] }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      return await withClient(config({ api_url: `http://127.0.0.1:${port}`, max_retries: 1 }), fn);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  }
+  const page = (items: unknown[]) => ({
+    pageIndex: 0,
+    totalCount: items.length,
+    totalPages: 1,
+    hasNextPage: false,
+    items,
+  });
+  const ask = (c: GoKartClient) => c.fetchObject(offerDetailsQuery('o-1'));
+
+  it('takes data as the object, or as a page holding just it', async () => {
+    const detail = { id: 'o-1', payoutId: 'p', items: ['a nested field named items'] };
+    expect(await serving(detail, ask)).toEqual(detail);
+    expect(await serving(page([detail]), ask)).toEqual(detail);
+  });
+
+  it.each([
+    [
+      { id: 'o-2' },
+      'GoKart answered the request for offer details of o-1 with offer "o-2" instead',
+    ],
+    [
+      page([{ id: 'o-1' }, { id: 'o-2' }]),
+      'GoKart answered the request for offer details of o-1 with a list of 2 offers instead of that one offer',
+    ],
+    [page([]), 'with a list of 0 offers'],
+    [
+      { name: 'no id' },
+      'Reading offer details of o-1 failed after 2 attempts: HTTP 200 but data must have required property',
+    ],
+  ])('refuses %j, naming the id', async (data, message) => {
+    const err = await serving(data, ask).catch((e: Error) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).message).toContain(message);
   });
 });
 
