@@ -193,6 +193,22 @@ describe('offer_details: reads', () => {
     expect(sim.maxInFlight).toBe(3);
   });
 
+  it('start_date limits it to the offers the offers stream reads', async () => {
+    reset(60);
+    const launches = sim
+      .offers()
+      .map((o) => Date.parse(o.launchDate))
+      .sort((a, b) => a - b);
+    const startDate = new Date(launches[30]).toISOString();
+    const run = await read(BOTH(), { start_date: startDate, page_size: 10 });
+    expect(run.code).toBe(0);
+    const offers = idsOf(run, 'offers');
+    expect(offers.length).toBeGreaterThanOrEqual(30);
+    expect(offers.length).toBeLessThan(60);
+    expect(idsOf(run, 'offer_details').sort()).toEqual([...offers].sort());
+    expect(detailRequests()).toHaveLength(offers.length);
+  });
+
   it('takes data as a one-item paginated list the same as the object', async () => {
     reset(12);
     const asObjects = recordsOf(await read(catalog(['offer_details'])), 'offer_details');

@@ -8,9 +8,8 @@ import { SyncMode } from 'faros-airbyte-cdk/lib/protocol';
 import { ApiRecord, ObjectQuery } from '../api/types';
 import { ApiError, ConfigError, ConnectorError } from '../errors';
 import { detailsInOrder } from '../read/scan/details';
-import { Scanner } from '../read/scan/scanner';
 import { schemaFile, StreamDefinition } from './definition';
-import { OFFERS_PATH, offersQuery } from './offers';
+import { OFFERS_PATH, offersQuery, offersScanner } from './offers';
 
 const NAME = 'offer_details';
 
@@ -41,11 +40,11 @@ export const offerDetails: StreamDefinition = {
   parseState,
 
   open({ config, fetchPage, fetchObject, hooks }) {
-    // The whole list, as the offers stream's full refresh reads it: a scan that must
-    // prove it read every offer. Launch dates play no part here.
-    const scanner = new Scanner(
+    // The offers a full refresh of the offers stream reads (all, or from start_date on),
+    // by the same scan, which must prove it read every one.
+    const scanner = offersScanner(
       fetchPage,
-      { concurrency: config.concurrency, time: () => NaN },
+      { threshold: config.startDate, concurrency: config.concurrency },
       hooks,
     );
     let requests = 0;
