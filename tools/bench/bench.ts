@@ -3,7 +3,7 @@ import http from 'http';
 import os from 'os';
 import path from 'path';
 
-import { MAIN, ROOT, runMain, SimulatorProcess, startSimulatorProcess } from '../run-cli';
+import { MAIN, ROOT, runChild, runMain, SimulatorProcess, startSimulatorProcess } from '../run-cli';
 import { OFFERS_PATH } from '../simulator/api';
 
 /**
@@ -52,6 +52,31 @@ async function measure(label: string, args: string[], recordMarker: string): Pro
   return { label, ms, records, rssMiB };
 }
 
+/**
+ * Like measure, but the program's stdout goes straight to a file (a shell redirect, no pipe
+ * to this process); records are counted in the file afterwards, outside the timing.
+ */
+async function measureToFile(
+  label: string,
+  args: string[],
+  recordMarker: string,
+): Promise<Measure> {
+  const rssFile = path.join(tmp, `rss-${++probes}`);
+  const outFile = path.join(tmp, `out-${probes}`);
+  const started = process.hrtime.bigint();
+  const run = await runChild(
+    '/bin/sh',
+    ['-c', 'exec "$@" > "$BENCH_OUT"', 'sh', process.execPath, '-r', RSS_PROBE, ...args],
+    { env: { BENCH_RSS_FILE: rssFile, BENCH_OUT: outFile }, stderr: 'inherit' },
+  );
+  if (run.code !== 0) throw new Error(`${label} exited with ${run.code ?? run.signal}`);
+  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  const rssMiB = Number(fs.readFileSync(rssFile, 'utf8').trim()) / 1024;
+  const records = fs.readFileSync(outFile, 'latin1').split(recordMarker).length - 1;
+  fs.rmSync(outFile);
+  return { label, ms, records, rssMiB };
+}
+
 async function median(runs: number, run: () => Promise<Measure>): Promise<Measure> {
   const results: Measure[] = [];
   for (let i = 0; i < runs; i++) results.push(await run());
@@ -87,9 +112,10 @@ const simulator = (offers: number, latencyMs: number): Promise<SimulatorProcess>
     ...['--offers', String(offers), '--latency-ms', String(latencyMs), '--token', TOKEN],
   ]);
 
-// Not in the --raw child, which is measured.
-const tmp =
-  process.argv[2] === '--raw' ? '' : fs.mkdtempSync(path.join(os.tmpdir(), 'gokart-bench-'));
+// Not in the --raw children, which are measured.
+const tmp = process.argv[2]?.startsWith('--raw')
+  ? ''
+  : fs.mkdtempSync(path.join(os.tmpdir(), 'gokart-bench-'));
 function file(name: string, value: unknown): string {
   const p = path.join(tmp, name);
   fs.writeFileSync(p, JSON.stringify(value));
@@ -123,43 +149,110 @@ function raw(label: string, url: string, concurrency: number): Promise<Measure> 
   return measure(label, [__filename, '--raw', url, String(concurrency)], '\n');
 }
 
+/** The connector's default `concurrency`, as the spec declares it (src/config.ts applies it). */
+function defaultConcurrency(): number {
+  const spec = JSON.parse(fs.readFileSync(path.join(ROOT, 'resources', 'spec.json'), 'utf8'));
+  return Number(spec.connectionSpecification.properties.concurrency.default);
+}
+
+interface ListBody {
+  data: { items: { id: string }[] };
+}
+
+/** A keep-alive GET of `${url}${route}` with the bench token, parsed as JSON. */
+function jsonGetter(url: string): { get<T>(route: string): Promise<T>; close(): void } {
+  const agent = new http.Agent({ keepAlive: true });
+  const get = <T>(route: string) =>
+    new Promise<T>((resolve, reject) => {
+      http
+        .get(
+          `${url}${route}`,
+          { agent, headers: { Authorization: `ApiToken ${TOKEN}` } },
+          (res) => {
+            let body = '';
+            res.setEncoding('utf8').on('data', (d) => (body += d));
+            res.on('end', () => resolve(JSON.parse(body) as T));
+          },
+        )
+        .on('error', reject);
+    });
+  return { get, close: () => agent.destroy() };
+}
+
+/** Requests 0..count-1 with `concurrency` in flight; hands the answers to `use` in order. */
+async function inOrder<T>(
+  count: number,
+  concurrency: number,
+  get: (i: number) => Promise<T>,
+  use: (answer: T) => Promise<void>,
+): Promise<void> {
+  const inFlight = new Map<number, Promise<T>>();
+  let next = 0;
+  for (let i = 0; i < count; i++) {
+    while (next < count && inFlight.size < concurrency) inFlight.set(next, get(next++));
+    const answer = await inFlight.get(i)!;
+    inFlight.delete(i);
+    await use(answer);
+  }
+}
+
+const write = (chunk: string) =>
+  new Promise<void>((resolve) =>
+    process.stdout.write(chunk) ? resolve() : process.stdout.once('drain', resolve),
+  );
+const listRoute = (page: number) => `${OFFERS_PATH}?page=${page}&page_size=100`;
+
 /**
  * The baseline: a plain keep-alive fetch loop with `concurrency` requests in
  * flight; it parses each page and writes one JSON line per offer. It is told the
  * page count up front, so it never waits for page 0 first.
  */
 async function rawFetch(url: string, concurrency: number): Promise<void> {
-  const agent = new http.Agent({ keepAlive: true });
-  const get = (page: number) =>
-    new Promise<{ data: { totalPages: number; items: unknown[] } }>((resolve, reject) => {
-      http
-        .get(
-          `${url}${OFFERS_PATH}?page=${page}&page_size=100`,
-          { agent, headers: { Authorization: `ApiToken ${TOKEN}` } },
-          (res) => {
-            let body = '';
-            res.setEncoding('utf8').on('data', (d) => (body += d));
-            res.on('end', () => resolve(JSON.parse(body)));
-          },
-        )
-        .on('error', reject);
-    });
-  const write = (chunk: string) =>
-    new Promise<void>((resolve) =>
-      process.stdout.write(chunk) ? resolve() : process.stdout.once('drain', resolve),
-    );
-  const pages = Number(process.env.RAW_PAGES);
-  const inFlight = new Map<number, ReturnType<typeof get>>();
-  let next = 0;
-  for (let page = 0; page < pages; page++) {
-    while (next < pages && inFlight.size < concurrency) inFlight.set(next, get(next++));
-    const body = await inFlight.get(page)!;
-    inFlight.delete(page);
-    let chunk = '';
-    for (const item of body.data.items) chunk += JSON.stringify(item) + '\n';
-    await write(chunk);
-  }
-  agent.destroy();
+  const api = jsonGetter(url);
+  await inOrder(
+    Number(process.env.RAW_PAGES),
+    concurrency,
+    (page) => api.get<ListBody>(listRoute(page)),
+    (body) => write(body.data.items.map((item) => JSON.stringify(item) + '\n').join('')),
+  );
+  api.close();
+}
+
+/**
+ * The details baseline: lists the offers as rawFetch does (RAW_PAGES pages of 100), then
+ * fetches each id's detail with `concurrency` in flight, writing one JSON line per detail
+ * in list order.
+ */
+async function rawDetails(url: string, concurrency: number): Promise<void> {
+  const api = jsonGetter(url);
+  const ids: string[] = [];
+  await inOrder(
+    Number(process.env.RAW_PAGES),
+    concurrency,
+    (page) => api.get<ListBody>(listRoute(page)),
+    async (body) => void ids.push(...body.data.items.map((item) => item.id)),
+  );
+  await inOrder(
+    ids.length,
+    concurrency,
+    (i) => api.get<{ data: unknown }>(`${OFFERS_PATH}/${encodeURIComponent(ids[i])}`),
+    (body) => write(JSON.stringify(body.data) + '\n'),
+  );
+  api.close();
+}
+
+/** A catalog selecting only `offer_details` (full refresh), or undefined if discover has none. */
+async function detailsCatalog(config: string): Promise<string | undefined> {
+  const run = await runMain(['discover', '--config', config]);
+  const line = run.stdout.split('\n').find((l) => l.includes('"type":"CATALOG"'));
+  const streams = line
+    ? (JSON.parse(line).catalog.streams as { name: string; [k: string]: unknown }[])
+    : [];
+  const stream = streams.find((s) => s.name === 'offer_details');
+  if (!stream) return undefined;
+  return file('catalog-details.json', {
+    streams: [{ stream, sync_mode: 'full_refresh', destination_sync_mode: 'overwrite' }],
+  });
 }
 
 function row(m: Measure, baseline?: Measure): string {
@@ -292,6 +385,43 @@ async function main(): Promise<void> {
   }
   await sim?.stop();
 
+  // 4. Offer details: one request per offer.
+  if (runs('4')) {
+    const concurrency = defaultConcurrency();
+    const detailsSim = await simulator(5_000, 40);
+    process.env.RAW_PAGES = '50';
+    out(
+      `\n## 4. Offer details: 5,000 offers, 40 ms per request (50 list pages of 100, then 5,000 details), ${concurrency} in flight, stdout to a file\n`,
+    );
+    const rawArgs = [__filename, '--raw-details', detailsSim.url, String(concurrency)];
+    await measureToFile('warm-up', rawArgs, '\n'); // the simulator caches each detail's JSON
+    const rawDet = await median(REPEATS, () =>
+      measureToFile(`raw: list, then details, ${concurrency} in flight`, rawArgs, '\n'),
+    );
+    out(header);
+    out(row(rawDet));
+    const config = file('config-details.json', { api_token: TOKEN, api_url: detailsSim.url });
+    const detailsCat = await detailsCatalog(config);
+    if (detailsCat) {
+      const readArgs = [MAIN, 'read', '--config', config, '--catalog', detailsCat];
+      const conDet = await median(REPEATS, () =>
+        measureToFile(`connector, offer_details only (defaults)`, readArgs, '"type":"RECORD"'),
+      );
+      out(row(conDet, rawDet));
+      checks.push(
+        verdict(
+          conDet.ms <= 1.25 * rawDet.ms,
+          `offer details ≤ 1.25× raw: ${(conDet.ms / rawDet.ms).toFixed(2)}×`,
+        ),
+      );
+    } else {
+      const why = 'skipped the connector run: discover has no offer_details stream';
+      out(`\n${why}`);
+      checks.push(`- SKIPPED: offer details ≤ 1.25× raw (${why})`);
+    }
+    await detailsSim.stop();
+  }
+
   out('\n## Targets\n');
   for (const c of checks) out(c);
 
@@ -313,8 +443,9 @@ async function main(): Promise<void> {
   fs.rmSync(tmp, { recursive: true, force: true });
 }
 
-if (process.argv[2] === '--raw') {
-  rawFetch(process.argv[3], Number(process.argv[4])).catch((err) => {
+const rawMode = { '--raw': rawFetch, '--raw-details': rawDetails }[process.argv[2]];
+if (rawMode) {
+  rawMode(process.argv[3], Number(process.argv[4])).catch((err) => {
     console.error(err);
     process.exit(1);
   });

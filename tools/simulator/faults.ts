@@ -30,7 +30,7 @@ export interface Fault {
     // 'repeat-pages' answers page n with page n % 2's offers, echoing n, under REPEAT_TOTAL_PAGES.
     | 'short-page'
     | 'repeat-pages'
-    // 'rewrite' serves the page's offers altered as `rewrite` says (see Rewrite).
+    // 'rewrite' serves the page's offers (or the detail) altered as `rewrite` says (see Rewrite).
     | 'rewrite'
     // Hostile bodies: the real page after `bytes` of leading JSON whitespace (valid, but huge),
     // leading whitespace that never ends, or the real page one byte every delayMs (default 500).
@@ -59,7 +59,7 @@ export interface Fault {
   keep?: number;
   /** Replace `{token}` in `messages` with the request's API token (a server that echoes it). */
   echoToken?: boolean;
-  /** For 'rewrite': how every offer of the answered page is altered (the inventory is not). */
+  /** For 'rewrite': how every offer of the answered page (or the detail) is altered, not stored. */
   rewrite?: Rewrite;
   /** For 'huge': the body's size in bytes (before gzip). */
   bytes?: number;
