@@ -13,9 +13,14 @@ import path from 'path';
 export const RESOURCES_DIR = path.resolve(__dirname, '..', 'resources');
 export const SPEC_PATH = path.join(RESOURCES_DIR, 'spec.json');
 const ENVELOPE_PATH = path.join(RESOURCES_DIR, 'schemas', 'envelope.json');
+const OBJECT_ENVELOPE_PATH = path.join(RESOURCES_DIR, 'schemas', 'object-envelope.json');
 const GENERATED = path.join(__dirname, 'validators.generated.js');
 
-type Validators = { config: ValidateFunction; envelope: ValidateFunction };
+type Validators = {
+  config: ValidateFunction;
+  envelope: ValidateFunction;
+  objectEnvelope: ValidateFunction;
+};
 let loaded: Validators | undefined;
 
 function readJson(file: string): Record<string, unknown> {
@@ -33,6 +38,7 @@ function newAjv(options: Options = {}): Ajv {
   ajv.addVocabulary(['airbyte_secret', 'airbyte_type', 'order', 'airbyte_hidden']);
   ajv.addSchema({ ...(readJson(SPEC_PATH).connectionSpecification as object), $id: 'config' });
   ajv.addSchema({ ...readJson(ENVELOPE_PATH), $id: 'envelope' });
+  ajv.addSchema({ ...readJson(OBJECT_ENVELOPE_PATH), $id: 'objectEnvelope' });
   return ajv;
 }
 
@@ -42,7 +48,11 @@ export function validators(): Validators {
       loaded = require(GENERATED) as Validators;
     } else {
       const ajv = newAjv();
-      loaded = { config: ajv.getSchema('config')!, envelope: ajv.getSchema('envelope')! };
+      loaded = {
+        config: ajv.getSchema('config')!,
+        envelope: ajv.getSchema('envelope')!,
+        objectEnvelope: ajv.getSchema('objectEnvelope')!,
+      };
     }
   }
   return loaded;
@@ -56,7 +66,14 @@ export function generateValidators(): void {
   const ajv = newAjv({
     code: { source: true, formats: _`require("ajv-formats/dist/formats").fullFormats` },
   });
-  fs.writeFileSync(GENERATED, standaloneCode(ajv, { config: 'config', envelope: 'envelope' }));
+  fs.writeFileSync(
+    GENERATED,
+    standaloneCode(ajv, {
+      config: 'config',
+      envelope: 'envelope',
+      objectEnvelope: 'objectEnvelope',
+    }),
+  );
 }
 
 /* eslint-enable @typescript-eslint/no-require-imports */

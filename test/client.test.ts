@@ -6,6 +6,7 @@ import { RetryNotice } from '../src/api/types';
 import { GoKartConfig, resolveConfig, validateConfig } from '../src/config';
 import { GoKartSimulator } from '../tools/simulator';
 import { offersQuery } from '../src/streams/offers';
+import { offerDetailsQuery } from '../src/streams/offer_details';
 
 let sim: GoKartSimulator;
 beforeAll(async () => {
@@ -73,6 +74,7 @@ describe('GoKartClient', () => {
       expect(notices).toEqual([
         {
           page: 0,
+          target: 'page 0',
           attempt: 1,
           delayMs: 1000, // the date, not the 10 ms backoff
           rateLimited: true,
@@ -205,6 +207,57 @@ describe('retryWaitMs (the Retry-After rule)', () => {
   });
 });
 
+describe('GoKartClient.fetchObject (offer details)', () => {
+  /** A server answering every request with `data`. */
+  async function serving<T>(data: unknown, fn: (c: GoKartClient) => Promise<T>): Promise<T> {
+    const server = http.createServer((_req, res) => {
+      res.setHeader('Content-Type', 'application/json');
+      res.end(JSON.stringify({ isSuccessful: true, data, messages: [] }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      return await withClient(config({ api_url: `http://127.0.0.1:${port}`, max_retries: 1 }), fn);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  }
+  const page = (items: unknown[]) => ({
+    pageIndex: 0,
+    totalCount: items.length,
+    totalPages: 1,
+    hasNextPage: false,
+    items,
+  });
+  const ask = (c: GoKartClient) => c.fetchObject(offerDetailsQuery('o-1'));
+
+  it('takes data as the object, or as a page holding just it', async () => {
+    const detail = { id: 'o-1', payoutId: 'p', items: ['a nested field named items'] };
+    expect(await serving(detail, ask)).toEqual(detail);
+    expect(await serving(page([detail]), ask)).toEqual(detail);
+  });
+
+  it.each([
+    [
+      { id: 'o-2' },
+      'GoKart answered the request for offer details of o-1 with offer "o-2" instead',
+    ],
+    [
+      page([{ id: 'o-1' }, { id: 'o-2' }]),
+      'GoKart answered the request for offer details of o-1 with a list of 2 offers instead of that one offer',
+    ],
+    [page([]), 'with a list of 0 offers'],
+    [
+      { name: 'no id' },
+      'Reading offer details of o-1 failed after 2 attempts: HTTP 200 but data must have required property',
+    ],
+  ])('refuses %j, naming the id', async (data, message) => {
+    const err = await serving(data, ask).catch((e: Error) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).message).toContain(message);
+  });
+});
+
 describe('toApiError', () => {
   const cfg = resolveConfig(validateConfig({ api_token: 't', tenant: 'acme' }));
   const networkError = (code: string) => new AxiosError('boom', code);
@@ -227,7 +280,7 @@ describe('toApiError', () => {
     ],
     ['ETIMEDOUT', 'Reading page 3 failed: the request timed out', 'transient_error'],
   ])('explains %s', (code, message, failureType) => {
-    const err = toApiError(networkError(code), 3, cfg);
+    const err = toApiError(networkError(code), offersQuery(cfg, { page: 3 }), cfg);
     expect(err.message).toContain(message);
     expect(err.failureType).toBe(failureType);
   });
@@ -248,7 +301,9 @@ describe('toApiError', () => {
     const err = new AxiosError('fail', 'ECONNRESET', {
       headers: { Authorization: 'ApiToken secret-x' },
     } as never);
-    expect(JSON.stringify(toApiError(err, 0, cfg))).not.toContain('secret-x');
-    expect(toApiError(err, 0, cfg).message).not.toContain('secret-x');
+    expect(JSON.stringify(toApiError(err, offersQuery(cfg, { page: 0 }), cfg))).not.toContain(
+      'secret-x',
+    );
+    expect(toApiError(err, offersQuery(cfg, { page: 0 }), cfg).message).not.toContain('secret-x');
   });
 });

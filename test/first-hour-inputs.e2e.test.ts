@@ -112,7 +112,7 @@ it('warns that an empty catalog syncs nothing', async () => {
 
 describe("discover's output as --catalog", () => {
   const JQ = (streams: string) =>
-    `jq '{streams: [${streams}[] | {stream: ., sync_mode: "incremental", destination_sync_mode: "append_dedup"}]}'`;
+    `jq '{streams: [${streams}[] | (.supported_sync_modes | index("incremental")) as $inc | {stream: ., sync_mode: (if $inc then "incremental" else "full_refresh" end), destination_sync_mode: (if $inc then "append_dedup" else "overwrite" end)}]}'`;
   let discovered: string;
   beforeAll(async () => {
     const run = await runCli(['discover', '--config', configFile]);
@@ -156,9 +156,12 @@ describe("discover's output as --catalog", () => {
     const catalog = tmp.write('from-jq.json', execFileSync('jq', [filter, discovered]).toString());
     const run = await read(catalog);
     expect(run.code).toBe(0);
-    expect(run.records).toHaveLength(OFFERS);
+    expect(run.records).toHaveLength(OFFERS * 2); // offers and offer_details
     expect(run.logs).toContainEqual(expect.stringMatching(/^Read 12 offers \(incremental\)/));
-    expect(run.states).toHaveLength(1);
+    expect(run.logs).toContainEqual(
+      expect.stringMatching(/^Read 12 offer_details \(full_refresh\)/),
+    );
+    expect(run.states).toHaveLength(2);
   });
 });
 
@@ -166,11 +169,11 @@ it('read without --catalog reads every stream in its default mode, and says so o
   const run = await runCli(['read', '--config', configFile]);
   expect(run.code).toBe(0);
   expect(run.stderr).toBe(
-    'No --catalog given: reading every stream with its default sync mode (offers: incremental)\n',
+    'No --catalog given: reading every stream with its default sync mode (offers: incremental, offer_details: full_refresh)\n',
   );
-  expect(run.records).toHaveLength(OFFERS);
+  expect(run.records).toHaveLength(OFFERS * 2);
   expect(run.logs).toContainEqual(expect.stringMatching(/^Read 12 offers \(incremental\)/));
-  expect(run.states).toHaveLength(1);
+  expect(run.states).toHaveLength(2);
   // With a catalog (as Airbyte always passes one) nothing is said.
   expect((await read(CATALOG_FULL)).stderr).toBe('');
 });

@@ -12,7 +12,15 @@ const openRead = (
   state: OffersState,
   fetchPage: FetchPage,
   hooks: object,
-) => offers.open({ config, syncMode, state, fetchPage, hooks });
+) =>
+  offers.open({
+    config,
+    syncMode,
+    state,
+    fetchPage,
+    fetchObject: () => Promise.reject(new Error('the offers stream reads no details')),
+    hooks,
+  });
 
 const DAY = 86_400_000;
 const stream = (name: string, stream_state: unknown) => ({

@@ -30,9 +30,11 @@ export function catalog(): AirbyteCatalog {
   return { streams: STREAMS.map(airbyteStream) };
 }
 
-/** discover's catalog as a configured one: what `jq` does in the hint below. */
+/** discover's catalog as a configured one, each stream in its default mode (as defaultCatalog): the hint's `jq`. */
 const TO_CONFIGURED = (streams: string) =>
-  `jq '{streams: [${streams}[] | {stream: ., sync_mode: "incremental", destination_sync_mode: "append_dedup"}]}'`;
+  `jq '{streams: [${streams}[] | (.supported_sync_modes | index("incremental")) as $inc | ` +
+  `{stream: ., sync_mode: (if $inc then "incremental" else "full_refresh" end), ` +
+  `destination_sync_mode: (if $inc then "append_dedup" else "overwrite" end)}]}'`;
 
 /** A configured catalog of every stream in its default sync mode: incremental where supported. */
 export function defaultCatalog(): AirbyteConfiguredCatalog {

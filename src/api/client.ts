@@ -1,4 +1,4 @@
-import axios, { AxiosError, AxiosInstance, AxiosResponse, InternalAxiosRequestConfig } from 'axios';
+import axios, { AxiosError, AxiosInstance, AxiosResponse } from 'axios';
 import axiosRetry, { exponentialDelay } from 'axios-retry';
 import http from 'http';
 import https from 'https';
@@ -7,7 +7,15 @@ import { GoKartConfig } from '../config';
 import { ApiError, errorText, FailureType } from '../errors';
 import { cleanServerText } from '../text';
 import { validators } from '../validators';
-import { ListQuery, OffersPage, RetryNotice } from './types';
+import {
+  ApiQuery,
+  ApiRecord,
+  describeQuery,
+  ListQuery,
+  ObjectQuery,
+  OffersPage,
+  RetryNotice,
+} from './types';
 
 /** A page as the envelope carries it: pageSize is optional there. */
 type ServedPage = Omit<OffersPage, 'pageSize'> & { pageSize?: number };
@@ -28,6 +36,8 @@ export const MAX_RETRY_WAIT_MS = 5 * 60_000;
 
 /** One request's state across its attempts (axios-retry sends the same config again). */
 interface RequestState {
+  /** What is asked for: the envelope's `data` is checked as a page or as one object. */
+  query: ApiQuery;
   /** The caller's signal; each attempt listens to it and to its own timeout. */
   callerSignal?: AbortSignal;
   /** Time spent waiting before retries so far. */
@@ -61,8 +71,9 @@ export function retryWaitMs(
 }
 
 /**
- * Reads GoKart's paged lists a page at a time: keep-alive, retries with backoff,
- * strict envelope checks. What is listed and how (path, sort, filters) is the stream's.
+ * Reads GoKart's paged lists a page at a time, and single objects by id: keep-alive,
+ * retries with backoff, strict envelope checks, one code path for both. What is
+ * asked for and how (path, sort, filters) is the stream's.
  */
 export class GoKartClient {
   private readonly http: AxiosInstance;
@@ -106,16 +117,18 @@ export class GoKartClient {
       retries: config.maxRetries,
       retryCondition: isRetryable,
       retryDelay: (attempt, error) => {
-        const state = error.config?.gokart ?? { waitedMs: 0 };
-        const delayMs = Math.round(state.nextWaitMs ?? 0);
-        state.waitedMs += delayMs;
+        const state = error.config?.gokart;
+        const query = state?.query;
+        const delayMs = Math.round(state?.nextWaitMs ?? 0);
+        if (state) state.waitedMs += delayMs;
         this.onRetry({
-          page: pageOf(error.config),
+          page: query && 'page' in query ? query.page : -1,
+          target: query ? describeQuery(query) : 'a request',
           attempt,
           delayMs,
           reason: describeFailure(error),
           rateLimited: error.response?.status === 429,
-          quotaReset: state.retryAt,
+          quotaReset: state?.retryAt,
         });
         return delayMs;
       },
@@ -172,26 +185,51 @@ export class GoKartClient {
       page_size: String(this.config.pageSize),
       ...query.params,
     });
+    const page = await this.get<ServedPage>(`${query.path}?${params}`, query, signal);
+    // A server that omits pageSize (or sends 0) is taken to use the size asked for.
+    return { ...page, pageSize: page.pageSize || this.config.pageSize };
+  }
+
+  /**
+   * One object by id. Its `data` may be the object or a page holding exactly that one
+   * object; anything else (another id, more items) is an error naming the id.
+   */
+  async fetchObject(query: ObjectQuery, signal?: AbortSignal): Promise<ApiRecord> {
+    const data = await this.get<{ id?: unknown; items?: ApiRecord[] }>(query.path, query, signal);
+    // The envelope check made it an object with an id, or else a page (which has no id).
+    const items = typeof data.id === 'string' ? undefined : data.items;
+    const where = `GoKart answered the request for ${describeQuery(query)}`;
+    if (items && items.length !== 1) {
+      throw new ApiError(
+        `${where} with a list of ${items.length} offers instead of that one offer`,
+        'system_error',
+      );
+    }
+    const record = items ? items[0] : (data as ApiRecord);
+    if (record.id !== query.id) {
+      throw new ApiError(
+        `${where} with offer ${JSON.stringify(cleanServerText(record.id, 100))} instead`,
+        'system_error',
+      );
+    }
+    return record;
+  }
+
+  /** The one code path of every request: its envelope's `data`, or an ApiError naming the query. */
+  private async get<T>(url: string, query: ApiQuery, signal?: AbortSignal): Promise<T> {
     try {
-      const response = await this.http.get<ServedPage>(`${query.path}?${params}`, {
-        gokart: { callerSignal: signal, waitedMs: 0 },
+      const response = await this.http.get<T>(url, {
+        gokart: { query, callerSignal: signal, waitedMs: 0 },
       });
-      const page = response.data;
-      // A server that omits pageSize (or sends 0) is taken to use the size asked for.
-      return { ...page, pageSize: page.pageSize || this.config.pageSize };
+      return response.data;
     } catch (err) {
-      throw toApiError(err, query.page, this.config, query);
+      throw toApiError(err, query, this.config);
     }
   }
 
   close(): void {
     this.agent.destroy();
   }
-}
-
-function pageOf(config: InternalAxiosRequestConfig | undefined): number {
-  const match = /[?&]page=(\d+)/.exec(config?.url ?? '');
-  return match ? Number(match[1]) : -1;
 }
 
 /**
@@ -250,7 +288,9 @@ function parseEnvelope(response: AxiosResponse): AxiosResponse {
   } catch {
     throw badBody(response, 'the body is not JSON (truncated or an HTML error page?)');
   }
-  const envelopeValidator = validators().envelope;
+  const query = response.config.gokart?.query;
+  const envelopeValidator =
+    query && !('page' in query) ? validators().objectEnvelope : validators().envelope;
   if (!envelopeValidator(body)) {
     const e = envelopeValidator.errors?.[0];
     const where = e?.instancePath ? `${e.instancePath.slice(1).replace(/\//g, '.')} ` : '';
@@ -260,7 +300,7 @@ function parseEnvelope(response: AxiosResponse): AxiosResponse {
         : `${where}${e?.message ?? 'is not the expected envelope'}`;
     throw badBody(response, reason);
   }
-  response.data = (body as { data: ServedPage }).data;
+  response.data = (body as { data: unknown }).data;
   return response;
 }
 
@@ -307,17 +347,14 @@ function describeFailure(error: AxiosError): string {
 }
 
 /** A final, user-facing error: says what happened and where; never carries request headers. */
-export function toApiError(
-  err: unknown,
-  page: number,
-  config: GoKartConfig,
-  query?: ListQuery,
-): ApiError {
+export function toApiError(err: unknown, query: ApiQuery, config: GoKartConfig): ApiError {
+  const page = 'page' in query ? query.page : undefined;
+  const target = describeQuery(query);
   if (axios.isCancel(err))
-    return new ApiError(`Request for page ${page} was cancelled`, 'system_error', undefined, page);
+    return new ApiError(`Request for ${target} was cancelled`, 'system_error', undefined, page);
   if (!(err instanceof AxiosError)) {
     return new ApiError(
-      `Reading page ${page} failed: ${String(err)}`,
+      `Reading ${target} failed: ${String(err)}`,
       'system_error',
       undefined,
       page,
@@ -333,15 +370,18 @@ export function toApiError(
   let failureType: FailureType = 'transient_error';
   switch (true) {
     case status === 401:
-      message = `GoKart rejected the API token (${what}) while reading page ${page}: check api_token`;
+      message = `GoKart rejected the API token (${what}) while reading ${target}: check api_token`;
       failureType = 'config_error';
       break;
     case status === 403:
-      message = `The API token is not allowed to read offers at ${host} (${what}): check api_token and tenant`;
+      message = `The API token is not allowed to read ${query.what} at ${host} (${what}): check api_token and tenant`;
       failureType = 'config_error';
       break;
     case status === 404:
-      message = `GoKart has no ${query?.what ?? 'list'} endpoint at ${config.baseUrl}${query?.path ?? ''} (${what}): check tenant or api_url`;
+      message =
+        page === undefined
+          ? `GoKart has no ${target} (${what})`
+          : `GoKart has no ${query.what} endpoint at ${config.baseUrl}${query.path} (${what}): check tenant or api_url`;
       failureType = 'config_error';
       break;
     case status !== undefined && status >= 300 && status < 400: {
@@ -349,19 +389,22 @@ export function toApiError(
       const to = location
         ? `to ${JSON.stringify(cleanServerText(String(location), 200))}`
         : 'without a Location header';
-      message = `GoKart answered a redirect (${what}) for page ${page} ${to}, which the connector does not follow: check tenant or api_url`;
+      message = `GoKart answered a redirect (${what}) for ${target} ${to}, which the connector does not follow: check tenant or api_url`;
       failureType = 'config_error';
       break;
     }
     case status !== undefined && status >= 400 && status < 500 && status !== 429:
-      message = `GoKart refused the request for page ${page} (${what})`;
+      message = `GoKart refused the request for ${target} (${what})`;
       failureType = 'system_error';
       break;
     case err.code === TOO_LARGE:
       message =
-        `GoKart's response for page ${page} exceeded the ${mib(MAX_RESPONSE_BYTES)} size limit ` +
-        `(${err.message}), so the connector stopped reading it; a page of ${config.pageSize} ` +
-        `offers is normally tens of KB: check api_url, or report it to GoKart`;
+        `GoKart's response for ${target} exceeded the ${mib(MAX_RESPONSE_BYTES)} size limit ` +
+        `(${err.message}), so the connector stopped reading it; ` +
+        (page === undefined
+          ? "one offer's details are normally a few KB"
+          : `a page of ${config.pageSize} offers is normally tens of KB`) +
+        ': check api_url, or report it to GoKart';
       failureType = 'system_error';
       break;
     case err.code === WAIT_TOO_LONG: {
@@ -371,7 +414,7 @@ export function toApiError(
       message =
         `GoKart is rate limiting (${what}) and allows the next request at ${when} ` +
         `(in ${duration(at - now)}), beyond the ${duration(MAX_RETRY_WAIT_MS)} the connector ` +
-        `waits in all for page ${page}: run the sync again after that time`;
+        `waits in all for ${target}: run the sync again after that time`;
       break;
     }
     case err.code === 'ENOTFOUND':
@@ -385,7 +428,7 @@ export function toApiError(
       message = `Cannot connect to ${host}: connection refused${after}`;
       break;
     default:
-      message = `Reading page ${page} failed${after}: ${what}`;
+      message = `Reading ${target} failed${after}: ${what}`;
   }
   return new ApiError(message, failureType, status, page);
 }

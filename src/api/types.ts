@@ -42,12 +42,33 @@ export interface ListQuery {
   params: Record<string, string>;
 }
 
+/** A request for one object by id (an offer's details). */
+export interface ObjectQuery {
+  /** What the endpoint answers, for error messages ("offer details"). */
+  what: string;
+  path: string;
+  id: string;
+}
+
+export type ApiQuery = ListQuery | ObjectQuery;
+
+/** How messages name what a request asked for: `page 3`, `offer details of <id>`. */
+export function describeQuery(query: ApiQuery): string {
+  return 'page' in query ? `page ${query.page}` : `${query.what} of ${query.id}`;
+}
+
 /** Fetches one page; the scan's only way to reach the API (tests inject their own). */
 export type FetchPage = (request: PageRequest, signal: AbortSignal) => Promise<OffersPage>;
 
+/** Fetches one object (the record with the query's id); tests inject their own. */
+export type FetchObject = (query: ObjectQuery, signal: AbortSignal) => Promise<ApiRecord>;
+
 /** Told before each retry wait, so the read can log it and react to rate limits. */
 export interface RetryNotice {
+  /** The page retried; -1 for a request that is not for a page. */
   page: number;
+  /** What is retried: `page 3`, `offer details of <id>`. */
+  target: string;
   attempt: number;
   delayMs: number;
   reason: string;

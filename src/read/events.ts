@@ -44,6 +44,5 @@ export interface ConfiguredStream {
 
 /** A retry notice as the WARN line every output prints. */
 export function retryMessage(notice: RetryNotice): string {
-  const where = notice.page >= 0 ? `page ${notice.page}` : 'a request';
-  return `Retrying ${where} in ${(notice.delayMs / 1000).toFixed(1)}s (attempt ${notice.attempt + 1}): ${notice.reason}`;
+  return `Retrying ${notice.target} in ${(notice.delayMs / 1000).toFixed(1)}s (attempt ${notice.attempt + 1}): ${notice.reason}`;
 }

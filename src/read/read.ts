@@ -1,5 +1,5 @@
 import { GoKartClient } from '../api/client';
-import { ApiRecord, FetchPage, RetryNotice } from '../api/types';
+import { ApiRecord, FetchObject, FetchPage, RetryNotice } from '../api/types';
 import { GoKartConfig } from '../config';
 import { plural } from '../text';
 import { ConnectorError, errorText } from '../errors';
@@ -45,12 +45,19 @@ export async function* readStreams(
       };
       // Requests end with the pass (the scan's signal), when the consumer stops, or on a cancel.
       const stop = new AbortController();
+      const until = (signal: AbortSignal) =>
+        AbortSignal.any([signal, stop.signal, ...(options.signal ? [options.signal] : [])]);
       const fetchPage: FetchPage = (request, signal) =>
-        client.fetchPage(
-          stream.query(config, request),
-          AbortSignal.any([signal, stop.signal, ...(options.signal ? [options.signal] : [])]),
-        );
-      const read = stream.open({ config, syncMode, state: states[i], fetchPage, hooks });
+        client.fetchPage(stream.query(config, request), until(signal));
+      const fetchObject: FetchObject = (query, signal) => client.fetchObject(query, until(signal));
+      const read = stream.open({
+        config,
+        syncMode,
+        state: states[i],
+        fetchPage,
+        fetchObject,
+        hooks,
+      });
       onRetry = (notice) => {
         notices.push({ type: 'retry', stream: name, notice });
         if (notice.rateLimited) {

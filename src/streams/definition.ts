@@ -2,7 +2,7 @@ import { SyncMode } from 'faros-airbyte-cdk/lib/protocol';
 import fs from 'fs';
 import type { JSONSchema7 } from 'json-schema';
 import path from 'path';
-import { ApiRecord, FetchPage, ListQuery, PageRequest } from '../api/types';
+import { ApiRecord, FetchObject, FetchPage, ListQuery, PageRequest } from '../api/types';
 import { GoKartConfig, RESOURCES_DIR } from '../config';
 import type { ScanHooks, ScanStats } from '../read/scan/scanner';
 
@@ -21,7 +21,7 @@ export interface StreamDefinition {
   cursorField?: string[];
   syncModes: SyncMode[];
   // The catalog entry discover prints is derived from the above in airbyte/catalog.ts.
-  /** How a page is requested: path, sort and filters (the client adds page and page_size). */
+  /** How a page of the list the stream reads is requested: path, sort and filters (the client adds page and page_size). */
   query(config: GoKartConfig, request: PageRequest): ListQuery;
   /**
    * This stream's saved state, checked: throws ConfigError naming the field.
@@ -38,6 +38,8 @@ export interface StreamReadContext {
   /** This stream's saved state (as parseState accepts it); undefined before its first sync. */
   state: unknown;
   fetchPage: FetchPage;
+  /** One object by id (an offer's details). */
+  fetchObject: FetchObject;
   hooks: ScanHooks;
 }
 
