@@ -378,6 +378,7 @@ describe('bin/main state', () => {
       db,
       streams: {
         offers: { state: { launchDate: cursor }, saved_at: expect.any(String), run_id: 1 },
+        offer_details: null, // not synced yet
       },
     });
 
