@@ -378,7 +378,6 @@ describe('bin/main state', () => {
       db,
       streams: {
         offers: { state: { launchDate: cursor }, saved_at: expect.any(String), run_id: 1 },
-        offer_details: null, // not synced yet
       },
     });
 
@@ -417,6 +416,13 @@ describe('bin/main state', () => {
 
     const unknown = await main('state', '--db', db, '--reset', '--stream', 'deals');
     expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toBe('state: unknown stream "deals"; the streams are offers\n');
+    expect(unknown.stderr).toBe(
+      'state: unknown stream "deals"; the streams with a state are offers\n',
+    );
+    const fullOnly = await main('state', '--db', db, '--stream', 'offer_details');
+    expect(fullOnly.code).toBe(2);
+    expect(fullOnly.stderr).toBe(
+      'state: the offer_details stream is read in full every sync and keeps no state; the streams with a state are offers\n',
+    );
   });
 });

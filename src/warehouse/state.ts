@@ -22,10 +22,12 @@ interface Saved {
 
 /** The CLI command: returns the exit code; errors are one line on stderr. */
 export async function stateCommand(opts: StateOptions): Promise<number> {
-  const names = STREAMS.map((s) => s.name);
+  // Only a stream with a cursor has a state worth showing: the others are read in full every sync.
+  const names = STREAMS.filter((s) => s.cursorField).map((s) => s.name);
   if (opts.stream !== undefined && !names.includes(opts.stream)) {
     process.stderr.write(
-      `state: unknown stream "${opts.stream}"; the streams are ${names.join(', ')}\n`,
+      `state: ${STREAMS.some((s) => s.name === opts.stream) ? `the ${opts.stream} stream is read in full every sync and keeps no state` : `unknown stream "${opts.stream}"`}; ` +
+        `the streams with a state are ${names.join(', ')}\n`,
     );
     return 2;
   }
@@ -80,7 +82,8 @@ function describe(s: Saved): string {
 
 /** The streams named, and (with `others`) any other stream with a saved state. */
 async function show(db: Database, names: string[], json = false, others = true): Promise<void> {
-  const saved = await savedStates(db);
+  // A full-refresh stream's state is empty: nothing to show.
+  const saved = (await savedStates(db)).filter((s) => Object.keys(s.state).length > 0);
   const all = [...new Set([...names, ...(others ? saved.map((s) => s.stream) : [])])];
   if (json) {
     const streams = Object.fromEntries(
