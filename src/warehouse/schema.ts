@@ -4,6 +4,7 @@ import fs from 'fs';
 import type { JSONSchema7, JSONSchema7Definition } from 'json-schema';
 import path from 'path';
 import { parseDateTime } from '../dates';
+import { STREAMS } from '../streams';
 import { RESOURCES_DIR } from '../validators';
 
 export const STATE_TABLE = '_sync_state';
@@ -56,16 +57,19 @@ interface TypedField {
  * JSON schema (names kept as spelled there: DuckDB matches identifiers without
  * regard to case, so `launchdate` works in queries too), the whole record as the
  * API sent it (fields the API adds later are kept) and its extraction time.
- * Records are staged page by page in a temp table (never in the database file):
- * dates are typed in JS by the connector's own parser, so the table and the cursor
- * agree; the rest is typed from the record's JSON when the batch is built.
+ * Records are staged page by page in a temp table (never in the database file;
+ * it spills to DuckDB's temp directory beyond its memory_limit): dates are typed in
+ * JS by the connector's own parser, so the table and the cursor agree; the rest is
+ * typed from the record's JSON by the batch view the commit merges from.
  */
 export class StreamTable {
   readonly columns: readonly Column[];
   /** Pages land here; gone with the process. */
   readonly stage: string;
-  /** The staged rows, typed and deduplicated by id, for the commit. */
+  /** A view of the staged rows, typed and deduplicated by id, for the commit. */
   readonly batch: string;
+  /** The columns the sync writes, but `id` (user columns are not among them). */
+  readonly valueColumns: readonly string[];
   private readonly fields: readonly TypedField[];
   /** Fields typed in JS while staging, in stage column order. */
   private readonly staged: readonly TypedField[];
@@ -89,18 +93,19 @@ export class StreamTable {
       { name: '_airbyte_data', type: 'JSON', constraint: 'NOT NULL' },
       { name: '_airbyte_extracted_at', type: SQL_TYPE.timestamp, constraint: 'NOT NULL' },
     ];
+    this.valueColumns = this.columns.slice(1).map((c) => c.name);
   }
 
   get columnList(): string {
     return this.columns.map((c) => c.name).join(', ');
   }
 
-  /** The table's DDL; also builds the replacement table of each commit. */
-  createSql(table = this.name, ifNotExists = ''): string {
+  /** The table's DDL, made once: commits merge into it, never rebuild it. */
+  get createSql(): string {
     const cols = this.columns.map(
       (c) => `  ${c.name} ${c.type}${c.constraint ? ` ${c.constraint}` : ''}`,
     );
-    return `CREATE TABLE ${ifNotExists}${table} (\n${cols.join(',\n')}\n)`;
+    return `CREATE TABLE IF NOT EXISTS ${this.name} (\n${cols.join(',\n')}\n)`;
   }
 
   get stageSql(): string {
@@ -122,7 +127,7 @@ export class StreamTable {
       return `coalesce(TRY_CAST(TRY_CAST(s_${f.name} AS DECIMAL(18, 9)) AS DECIMAL(38, 9)),
     TRY_CAST(s_${f.name} AS DECIMAL(38, 9)))`;
     };
-    return `CREATE OR REPLACE TEMP TABLE ${this.batch} AS
+    return `CREATE OR REPLACE TEMP VIEW ${this.batch} AS
 SELECT
   id,
 ${this.fields.map((f) => `  ${select(f)} AS ${f.name},\n`).join('')}  data::JSON AS _airbyte_data,
@@ -172,12 +177,13 @@ export function streamTable(name: string): StreamTable {
   return new StreamTable(name, JSON.parse(fs.readFileSync(file, 'utf8')) as JSONSchema7);
 }
 
-export const OFFERS = streamTable('offers');
-export const OFFERS_TABLE = OFFERS.name;
+/** The table of every stream in STREAMS, made on open. */
+export const TABLES: ReadonlyMap<string, StreamTable> = new Map(
+  STREAMS.map((s) => [s.name, streamTable(s.name)]),
+);
 
 export const SCHEMA_SQL = `
-${OFFERS.createSql(OFFERS_TABLE, 'IF NOT EXISTS ')};
-CREATE TABLE IF NOT EXISTS ${STATE_TABLE} (
+${[...TABLES.values()].map((t) => t.createSql + ';\n').join('')}CREATE TABLE IF NOT EXISTS ${STATE_TABLE} (
   stream VARCHAR PRIMARY KEY,
   state JSON NOT NULL,
   run_id INTEGER,
@@ -196,7 +202,8 @@ CREATE TABLE IF NOT EXISTS ${RUNS_TABLE} (
   rows_after BIGINT,
   cursor VARCHAR,
   error VARCHAR
-);`;
+);
+ALTER TABLE ${RUNS_TABLE} ADD COLUMN IF NOT EXISTS streams JSON;`;
 
 /**
  * A number as decimal text for an exact DECIMAL cast. The client has already
