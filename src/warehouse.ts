@@ -22,12 +22,16 @@ export interface SinkStream {
   cursorField?: string;
 }
 
+/** Staged rows are handed to DuckDB (which spills them beyond its memory_limit) every so many. */
+const FLUSH_ROWS = 2_000;
+
 /** One stream's staging: its appender, its records, its completed read. */
 interface Staging {
   table: StreamTable;
   stream: SinkStream;
   appender?: DuckDBAppender;
-  seq: number;
+  /** Rows appended since the appender last flushed. */
+  unflushed: number;
   records: number;
   /** The stream's latest row estimate. */
   estimate: number;
@@ -71,7 +75,7 @@ export class WarehouseSink {
       streams.map((stream) => {
         const table = TABLES.get(stream.name);
         if (!table) throw new Error(`internal: no warehouse table for the ${stream.name} stream`);
-        return [stream.name, { table, stream, seq: 0, records: 0, estimate: 0, done: false }];
+        return [stream.name, { table, stream, unflushed: 0, records: 0, estimate: 0, done: false }];
       }),
     );
   }
@@ -105,7 +109,13 @@ export class WarehouseSink {
   private async stage(staging: Staging, records: ApiRecord[]): Promise<void> {
     await this.writing(async () => {
       staging.appender ??= await this.wh.conn.createAppender(staging.table.stage, 'main', 'temp');
-      staging.seq = staging.table.append(staging.appender, records, staging.seq);
+      staging.table.append(staging.appender, records);
+      staging.unflushed += records.length;
+      // DuckDB's appender buffers ~200,000 rows outside its memory_limit before it flushes itself.
+      if (staging.unflushed >= FLUSH_ROWS) {
+        staging.appender.flushSync();
+        staging.unflushed = 0;
+      }
     });
     staging.records += records.length;
     this.recordCount += records.length;

@@ -10,12 +10,12 @@ import { SCHEMA_SQL, STATE_TABLE, StreamTable, TABLES } from './schema';
 export const DEFAULT_DB = './gokart-offers.duckdb';
 
 /**
- * DuckDB's own memory, bounded (its default is 80% of the machine): staged pages
- * and the merge's joins spill to `<db>.tmp` beyond it. The merge needs the tables'
- * primary-key indexes in memory; 1,000,000 offers take about 100 MB of them.
- * See docs/gokart.md (Memory).
+ * DuckDB's own memory, bounded (its default is 80% of the machine): staged pages and
+ * the merge's joins spill to `<db>.tmp` beyond it. An index must fit in memory, so
+ * a stream table with one (a user's, or the primary key of tables made before
+ * 0.2.0) lifts the bound to DuckDB's default. See docs/gokart.md (Memory).
  */
-export const DUCKDB_MEMORY_LIMIT = '256MB';
+export const DUCKDB_MEMORY_LIMIT = '64MB';
 const DUCKDB_THREADS = Math.min(4, os.availableParallelism());
 
 /** An open warehouse. One process at a time: DuckDB locks the file. */
@@ -37,7 +37,6 @@ export class Warehouse {
         // Never reach for the network: a SQLite file must not make DuckDB fetch an extension.
         autoinstall_known_extensions: 'false',
         autoload_known_extensions: 'false',
-        memory_limit: DUCKDB_MEMORY_LIMIT,
         threads: String(DUCKDB_THREADS),
         // Rows need no particular order in a table; not keeping it lets inserts stream.
         preserve_insertion_order: 'false',
@@ -53,6 +52,7 @@ export class Warehouse {
       await conn.run(`SET TimeZone = 'UTC'`);
       await wh.checkTables();
       await conn.run(SCHEMA_SQL);
+      if (!(await wh.indexed())) await conn.run(`SET memory_limit = '${DUCKDB_MEMORY_LIMIT}'`);
       await markInterrupted(wh);
       for (const table of TABLES.values()) await conn.run(table.stageSql);
       return wh;
@@ -106,6 +106,17 @@ export class Warehouse {
   async rows(sql: string, values?: (string | number | null)[]): Promise<Record<string, unknown>[]> {
     const reader = await this.conn.runAndReadAll(sql, values);
     return reader.getRowObjectsJS() as Record<string, unknown>[];
+  }
+
+  /** Whether a stream table has an index (a primary key included). */
+  private async indexed(): Promise<boolean> {
+    const ours = `database_name = current_database() AND table_name IN (${[...TABLES.keys()].map((t) => `'${t}'`).join(', ')})`;
+    const [{ n }] = await this.rows(
+      `SELECT (SELECT count(*) FROM duckdb_indexes() WHERE ${ours}) +
+         (SELECT count(*) FROM duckdb_constraints()
+          WHERE ${ours} AND constraint_type IN ('PRIMARY KEY', 'UNIQUE'))::INTEGER AS n`,
+    );
+    return Number(n) > 0;
   }
 
   /** A table named like ours but made by something else must not be written into. */

@@ -59,6 +59,12 @@ async function mergeStream(wh: Warehouse, runId: number, part: StreamPart): Prom
   const batch = `temp.${table.batch}`;
   const cols = table.valueColumns;
   const changed = async (sql: string) => Number((await wh.conn.run(sql)).rowsChanged);
+  // The read emits an id at most once per sync (src/read/scan/dedup.ts); the table's ids stay
+  // unique only if the stage's are, so this is checked rather than trusted.
+  const [twice] = await wh.rows(
+    `SELECT id FROM temp.${table.stage} GROUP BY id HAVING count(*) > 1 LIMIT 1`,
+  );
+  if (twice) throw new Error(`internal: the read staged the ${target} record ${String(twice.id)} twice`);
   const deleted =
     mode === 'full_refresh'
       ? await changed(`DELETE FROM ${target} WHERE id NOT IN (SELECT id FROM ${batch})`)
