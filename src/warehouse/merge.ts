@@ -64,7 +64,8 @@ async function mergeStream(wh: Warehouse, runId: number, part: StreamPart): Prom
   const [twice] = await wh.rows(
     `SELECT id FROM temp.${table.stage} GROUP BY id HAVING count(*) > 1 LIMIT 1`,
   );
-  if (twice) throw new Error(`internal: the read staged the ${target} record ${String(twice.id)} twice`);
+  if (twice)
+    throw new Error(`internal: the read staged the ${target} record ${String(twice.id)} twice`);
   const deleted =
     mode === 'full_refresh'
       ? await changed(`DELETE FROM ${target} WHERE id NOT IN (SELECT id FROM ${batch})`)
