@@ -1,3 +1,4 @@
+import { spawn } from 'child_process';
 import fs from 'fs';
 import http from 'http';
 import os from 'os';
@@ -47,6 +48,26 @@ async function measure(label: string, args: string[], recordMarker: string): Pro
     stderr: 'inherit',
   });
   if (run.code !== 0) throw new Error(`${label} exited with ${run.code ?? run.signal}`);
+  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  const rssMiB = Number(fs.readFileSync(rssFile, 'utf8').trim()) / 1024;
+  return { label, ms, records, rssMiB };
+}
+
+/** Runs bin/main with stdout into a file (a read as a user runs it, or a sync); peak RSS and wall time. */
+async function measureToFile(label: string, args: string[], records: number): Promise<Measure> {
+  const rssFile = path.join(tmp, `rss-${++probes}`);
+  const out = fs.openSync(path.join(tmp, 'out.jsonl'), 'w');
+  const started = process.hrtime.bigint();
+  const code = await new Promise<number | null>((resolve, reject) => {
+    const child = spawn(process.execPath, ['-r', RSS_PROBE, MAIN, ...args], {
+      env: { ...process.env, BENCH_RSS_FILE: rssFile },
+      stdio: ['ignore', out, 'inherit'],
+    });
+    child.on('error', reject);
+    child.on('close', resolve);
+  });
+  fs.closeSync(out);
+  if (code !== 0) throw new Error(`${label} exited with ${code}`);
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   const rssMiB = Number(fs.readFileSync(rssFile, 'utf8').trim()) / 1024;
   return { label, ms, records, rssMiB };
@@ -292,25 +313,144 @@ async function main(): Promise<void> {
   }
   await sim?.stop();
 
+  // 4. Sync into DuckDB: first syncs beside the plain read of the same inventory, and an incremental.
+  if (runs('4')) {
+    out('\n## 4. Sync into DuckDB: first sync vs the plain read into a file, no added latency\n');
+    out(header);
+    const readArgs = (config: string) => ['read', '--config', config, '--catalog', catalog('full')];
+    for (const offers of [100_000, 1_000_000]) {
+      const n = offers.toLocaleString('en-US');
+      const sim4 = await simulator(offers, 0);
+      const config = file(`config-sync-${offers}.json`, { api_token: TOKEN, api_url: sim4.url });
+      await measureToFile('warm-up', readArgs(config), offers); // warmed: the simulator's caches and the disk
+      const read = await median(REPEATS, () =>
+        measureToFile(`read of ${n} offers into a file`, readArgs(config), offers),
+      );
+      const db = path.join(tmp, `sync-${offers}.duckdb`);
+      const fresh = () => fs.rmSync(db, { force: true });
+      const first = await median(REPEATS, async () => {
+        fresh();
+        return measureToFile(
+          `first sync of ${n} offers`,
+          ['sync', '--config', config, '--db', db],
+          offers,
+        );
+      });
+      out(row(read));
+      out(row(first, read));
+      checks.push(
+        verdict(
+          first.ms <= 1.5 * read.ms,
+          `first sync of ${n} offers ≤ 1.5× the read into a file: ${(first.ms / read.ms).toFixed(2)}×`,
+        ),
+      );
+      const limit = offers === 100_000 ? 200 : 400;
+      checks.push(
+        verdict(
+          first.rssMiB < limit,
+          `peak RSS < ${limit} MiB for a first sync of ${n} offers: ${first.rssMiB.toFixed(0)} MiB`,
+        ),
+      );
+      if (offers === 1_000_000) {
+        // The table as the first sync left it; then 5,000 offers launched in the last hour.
+        const base = `${db}.base`;
+        fs.copyFileSync(db, base);
+        const now = Date.now();
+        await control(sim4, 'offers', {
+          count: 5000,
+          launchFrom: new Date(now - 3_600_000).toISOString(),
+          launchTo: new Date(now - 60_000).toISOString(),
+        });
+        const inc = await median(REPEATS, async () => {
+          fs.copyFileSync(base, db);
+          return measureToFile(
+            `incremental sync: 5,000 new offers into the ${n}-row table`,
+            ['sync', '--config', config, '--db', db],
+            0,
+          );
+        });
+        const line = fs.readFileSync(path.join(tmp, 'out.jsonl'), 'utf8').trim();
+        inc.records = Number(/^Synced ([\d,]+)/.exec(line)?.[1].replace(/,/g, '') ?? 0);
+        out(row(inc));
+        out(`\nThe incremental reads the 5,000 new offers plus the lookback window's: ${line}`);
+        checks.push(
+          verdict(
+            inc.ms < 1500,
+            `incremental of 5,000 into ${n} rows < 1.5 s: ${(inc.ms / 1000).toFixed(2)} s`,
+          ),
+        );
+        checks.push(
+          verdict(
+            inc.rssMiB < 400,
+            `peak RSS < 400 MiB for that incremental: ${inc.rssMiB.toFixed(0)} MiB`,
+          ),
+        );
+      }
+      await sim4.stop();
+    }
+  }
+
   out('\n## Targets\n');
   for (const c of checks) out(c);
 
   const cpu = os.cpus();
   const machine = `${cpu.length} × ${cpu[0]?.model ?? 'unknown CPU'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.type()} ${os.release()}, Node ${process.version}`;
-  const doc = [
+  const results = path.join(ROOT, 'bench', 'results.md');
+  const intro = [
     '# Benchmark results',
     '',
     `Run with \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}; machine: ${machine}.`,
     `Each timing is the median of ${REPEATS} runs (peak RSS: the largest); wall time includes process start-up.`,
-    'The simulator runs in a process of its own; every run reads its stdout through a pipe.',
-    '',
-    ...lines,
+    'The simulator runs in a process of its own; every run reads its stdout through a pipe (section 4: a file).',
     '',
   ].join('\n');
-  fs.mkdirSync(path.join(ROOT, 'bench'), { recursive: true });
-  fs.writeFileSync(path.join(ROOT, 'bench', 'results.md'), doc);
+  const body = lines.join('\n');
+  fs.mkdirSync(path.dirname(results), { recursive: true });
+  fs.writeFileSync(
+    results,
+    only && fs.existsSync(results)
+      ? mergeSections(fs.readFileSync(results, 'utf8'), body)
+      : `${intro}\n${body}\n`,
+  );
   console.log(`\nWritten to bench/results.md`);
   fs.rmSync(tmp, { recursive: true, force: true });
+}
+
+/**
+ * BENCH_ONLY runs: the previous results with the sections just run replaced (and added), the
+ * targets of the scenarios not run kept, and a note saying which sections are from when.
+ */
+function mergeSections(previous: string, fresh: string): string {
+  const split = (text: string) => {
+    const parts = text.split(/^(?=## )/m);
+    return { head: parts[0], sections: new Map(parts.slice(1).map((p) => [p.split('\n')[0], p])) };
+  };
+  const old = split(previous);
+  const now = split(fresh);
+  const targets = '## Targets';
+  const merged = new Map(old.sections);
+  for (const [title, text] of now.sections) if (title !== targets) merged.set(title, text);
+  const ran = [...now.sections.keys()].filter((t) => t !== targets);
+  const oldTargets =
+    old.sections
+      .get(targets)
+      ?.split('\n')
+      .filter((l) => l.startsWith('- ')) ?? [];
+  const newTargets =
+    now.sections
+      .get(targets)
+      ?.split('\n')
+      .filter((l) => l.startsWith('- ')) ?? [];
+  // A target line belongs to the section that ran if the fresh run produced a line with the same start.
+  const key = (l: string) => l.replace(/^- (MET|MISSED): /, '').split(':')[0];
+  const fresher = new Set(newTargets.map(key));
+  const keptTargets = oldTargets.filter((l) => !fresher.has(key(l)));
+  const sections = [...merged.entries()]
+    .filter(([t]) => t !== targets)
+    .sort(([a], [b]) => a.localeCompare(b, 'en', { numeric: true }))
+    .map(([, text]) => text.trimEnd() + '\n\n');
+  const note = `Sections ${ran.map((t) => t.replace(/^## (\d+)\..*/, '$1')).join(', ')} re-run on ${new Date().toISOString().slice(0, 10)} (BENCH_ONLY=${process.env.BENCH_ONLY}); the others are from the run above.\n\n`;
+  return `${old.head.replace(/^Sections .* re-run on .*\n+/gm, '').trimEnd()}\n\n${note}${sections.join('')}${targets}\n\n${[...keptTargets, ...newTargets].join('\n')}\n`;
 }
 
 if (process.argv[2] === '--raw') {
