@@ -12,8 +12,8 @@ export const DEFAULT_DB = './gokart-offers.duckdb';
 /**
  * DuckDB's own memory, bounded (its default is 80% of the machine): staged pages and
  * the merge's joins spill to `<db>.tmp` beyond it. An index must fit in memory, so
- * a stream table with one (a user's, or the primary key of tables made before
- * 0.2.0) lifts the bound to DuckDB's default. See docs/gokart.md (Memory).
+ * a stream table with one (a user's, or the primary key of tables made by
+ * earlier versions) lifts the bound to DuckDB's default. See docs/gokart.md (Memory).
  */
 export const DUCKDB_MEMORY_LIMIT = '64MB';
 const DUCKDB_THREADS = Math.min(4, os.availableParallelism());
