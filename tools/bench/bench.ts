@@ -449,8 +449,8 @@ function mergeSections(previous: string, fresh: string): string {
     .filter(([t]) => t !== targets)
     .sort(([a], [b]) => a.localeCompare(b, 'en', { numeric: true }))
     .map(([, text]) => text.trimEnd() + '\n\n');
-  const note = `Sections ${ran.map((t) => t.replace(/^## (\d+)\..*/, '$1')).join(', ')} re-run on ${new Date().toISOString().slice(0, 10)} (BENCH_ONLY=${process.env.BENCH_ONLY}); the others are from the run above.\n\n`;
-  return `${old.head.replace(/^Sections .* re-run on .*\n+/gm, '').trimEnd()}\n\n${note}${sections.join('')}${targets}\n\n${[...keptTargets, ...newTargets].join('\n')}\n`;
+  const note = `Section${ran.length > 1 ? 's' : ''} ${ran.map((t) => t.replace(/^## (\d+)\..*/, '$1')).join(', ')} re-run on ${new Date().toISOString().slice(0, 10)} (BENCH_ONLY=${process.env.BENCH_ONLY}); the others are from the run above.\n\n`;
+  return `${old.head.replace(/^Sections? .* re-run on .*\n+/gm, '').trimEnd()}\n\n${note}${sections.join('')}${targets}\n\n${[...keptTargets, ...newTargets].join('\n')}\n`;
 }
 
 if (process.argv[2] === '--raw') {
