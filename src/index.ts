@@ -32,7 +32,10 @@ const EXAMPLES: Record<string, string> = {
 };
 /** More examples in a command's own help. */
 const MORE_EXAMPLES: Record<string, string[]> = {
-  sync: ['bin/main sync --config config.json --json | jq .streams.offers.new'],
+  sync: [
+    'bin/main sync --config config.json --streams offers   # skip the one-request-per-offer details',
+    'bin/main sync --config config.json --json | jq .streams.offers.new',
+  ],
   query: [
     'bin/main query --db ./gokart-offers.duckdb            # summary: rows, newest offers, last runs',
     'bin/main query "SELECT offerType, count(*) AS offers FROM offers GROUP BY ALL" --csv > types.csv',
@@ -156,7 +159,12 @@ export function main(argv: string[] = process.argv, tuning: Tuning = {}): void {
     .option('--db <path>', 'DuckDB database file (created if missing)', './gokart-offers.duckdb')
     .option('--full-refresh', 'replace the table with the current inventory (drops deleted offers)')
     .option('--json', 'print the run summary (or the error) as one JSON object on stdout')
-    .description('sync offers into a local DuckDB database (no Airbyte needed)')
+    .option(
+      '--streams <names>',
+      'comma-separated streams to sync (default: all, offers and offer_details)',
+      (value: string) => value.split(',').map((name) => name.trim()),
+    )
+    .description('sync offers (and their details) into a local DuckDB database (no Airbyte needed)')
     .action(async (opts) => {
       const sync = await loadDuckDbCommand('sync', () => import('./sync'));
       if (!sync) return;

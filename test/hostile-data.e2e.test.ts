@@ -218,7 +218,7 @@ describe('a failed write to DuckDB', () => {
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(
       new RegExp(
-        `^sync failed: Writing to the DuckDB database ${db.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} failed: .*duplicate key.*` +
+        `^sync failed: Writing to the DuckDB database ${db.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} failed: .*[Dd]uplicate key.*` +
           `\\(the table keeps its previous contents; run 2 is logged in _sync_runs of .*\\)\\n$`,
       ),
     );
@@ -229,7 +229,7 @@ describe('a failed write to DuckDB', () => {
     );
     expect(runs.map((r) => r.error)).toEqual([
       null,
-      expect.stringMatching(/^Writing to the DuckDB database .* failed: .*duplicate key/),
+      expect.stringMatching(/^Writing to the DuckDB database .* failed: .*[Dd]uplicate key/),
     ]);
   });
 });

@@ -148,13 +148,48 @@ async function runsOf(db: string): Promise<Record<string, unknown>[]> {
   );
 }
 
-/** What a scan compares: every column but the extraction time, plus the state. */
-async function snapshot(db: string): Promise<{ rows: Row[]; state: unknown }> {
-  return { rows: await tableRows(db), state: await savedState(db) };
+/** What a scan compares: every column but the extraction time, plus the state and the user's column. */
+async function snapshot(db: string): Promise<{ rows: Row[]; state: unknown; notes?: unknown[] }> {
+  const rows = await tableRows(db);
+  const state = await savedState(db);
+  const [{ has }] = await queryDb<{ has: boolean }>(
+    db,
+    `SELECT count(*) > 0 AS has FROM duckdb_columns() WHERE table_name = 'offers' AND column_name = 'note'`,
+  );
+  if (!has) return { rows, state };
+  return { rows, state, notes: await queryDb(db, `SELECT id, note FROM offers ORDER BY id`) };
+}
+
+/**
+ * What a user does to the table: a column of their own, filled in on every row, and a view on it.
+ * Later calls fill in the rows added since.
+ */
+async function annotate(db: string): Promise<void> {
+  await queryDb(db, `ALTER TABLE offers ADD COLUMN IF NOT EXISTS note VARCHAR`);
+  await queryDb(db, `UPDATE offers SET note = 'note ' || id WHERE note IS NULL`);
+  await queryDb(db, `CREATE OR REPLACE VIEW noted AS SELECT id, note FROM offers`);
+}
+
+/** The user's column kept its values: every row has its note but the `added` rows of the last sync. */
+async function expectNotes(db: string, added: number): Promise<void> {
+  const [row] = await queryDb<{ missing: number; wrong: number; viewed: number; rows: number }>(
+    db,
+    `SELECT count(*) FILTER (WHERE note IS NULL)::INTEGER AS missing,
+       count(*) FILTER (WHERE note <> 'note ' || id)::INTEGER AS wrong,
+       (SELECT count(note)::INTEGER FROM noted) AS viewed, count(*)::INTEGER AS rows
+     FROM offers`,
+  );
+  expect(row).toEqual({ missing: added, wrong: 0, viewed: row.rows - added, rows: row.rows });
+}
+
+/** The last run's new-row count, from _sync_runs. */
+async function lastInserted(db: string): Promise<number> {
+  const runs = await runsOf(db);
+  return Number(runs[runs.length - 1].inserted);
 }
 
 describe('sync into DuckDB', () => {
-  test('after any sequence of changes and syncs the table matches the inventory', async () => {
+  test('after any sequence of changes and syncs the table matches the inventory, user column and view kept', async () => {
     const now = Date.now();
     const sim = await startSim({ offers: 0 });
     sim.add(generateOffers(300, 7, { from: new Date(now - 400 * DAY_MS), to: new Date(now) }));
@@ -192,6 +227,9 @@ describe('sync into DuckDB', () => {
       const full = step > 0 && rnd() < 0.35;
       modes.push(full ? 'full_refresh' : 'incremental');
       await syncOk(config, db, ...(full ? ['--full-refresh'] : []));
+      // The user's column keeps its values on untouched and updated rows; new rows have none yet.
+      if (step > 0) await expectNotes(db, await lastInserted(db));
+      await annotate(db);
       const inventory = sim.offers();
       if (full) model.clear();
       for (const o of inventory) model.set(o.id, o);
@@ -297,6 +335,8 @@ describe('sync into DuckDB', () => {
     const killed = newDb();
     await syncOk(config, reference);
     await syncOk(config, killed);
+    await annotate(reference);
+    await annotate(killed);
 
     const now = Date.now();
     sim.add(generateOffers(120, 5, { from: new Date(now - DAY_MS), to: new Date(now - 60_000) }));
@@ -319,6 +359,7 @@ describe('sync into DuckDB', () => {
     await syncOk(config, killed);
     await syncOk(config, reference);
     expect(await snapshot(killed)).toEqual(await snapshot(reference));
+    await expectNotes(killed, 120);
     expect((await runsOf(killed)).map((r) => r.outcome)).toEqual([
       'succeeded',
       'interrupted',
@@ -331,6 +372,7 @@ describe('sync into DuckDB', () => {
     const config = configFor(sim, { lookback_days: 3650 });
     const db = newDb();
     await syncOk(config, db);
+    await annotate(db);
     const before = await snapshot(db);
     const live = sim.offers();
     sim.remove(live.slice(0, 50).map((o) => o.id));
@@ -342,9 +384,96 @@ describe('sync into DuckDB', () => {
       });
       expect(run.signal).toBe('SIGKILL');
       expect(await snapshot(db)).toEqual(before);
+      await expectNotes(db, 0);
     }
     await syncOk(config, db, '--full-refresh');
     await expectTable(db, sim.offers());
+    await expectNotes(db, 0); // the changed offer kept its note too
+  });
+
+  test('an incremental sync touches only the rows that changed', async () => {
+    const sim = await startSim({ offers: 1000 });
+    const config = configFor(sim, { lookback_days: 3650 }); // every offer is read again
+    const db = newDb();
+    await syncOk(config, db);
+    await annotate(db);
+    const extracted = async () =>
+      new Map(
+        (
+          await queryDb<{ id: string; at: string }>(
+            db,
+            `SELECT id, _airbyte_extracted_at::VARCHAR AS at FROM offers`,
+          )
+        ).map((r) => [r.id, r.at]),
+      );
+    const before = await extracted();
+    const live = sim.offers();
+    const changed = live.slice(10, 13).map((o) => o.id);
+    for (const id of changed) sim.update(id, { budgetAmount: 77.7 });
+    const fresh = generateOffers(4, 8, { idPrefix: 'fresh-' });
+    sim.add(fresh);
+
+    expect(await syncOk(config, db)).toMatch(
+      /\(incremental\).*: 4 new, 3 updated, 99\d unchanged; table offers has 1,004 rows/,
+    );
+    const after = await extracted();
+    const touched = [...after].filter(([id, at]) => before.get(id) !== at).map(([id]) => id);
+    expect(touched.sort()).toEqual([...changed, ...fresh.map((o) => o.id)].sort());
+    await expectNotes(db, 4); // the updated rows kept their notes
+    const [run] = (
+      await queryDb<{ streams: string }>(
+        db,
+        `SELECT streams::VARCHAR AS streams FROM _sync_runs ORDER BY run_id DESC LIMIT 1`,
+      )
+    ).map((r) => JSON.parse(r.streams));
+    expect(run).toEqual([
+      expect.objectContaining({
+        stream: 'offers',
+        mode: 'incremental',
+        inserted: 4,
+        updated: 3,
+        deleted: 0,
+        rowsAfter: 1004,
+      }),
+    ]);
+  });
+
+  test.each([
+    ['a new database', ''],
+    [
+      'a database made before (id PRIMARY KEY)',
+      `CREATE TABLE offers (id VARCHAR PRIMARY KEY, categories VARCHAR[], name VARCHAR,
+         budgetAmount DECIMAL(38,9), launchDate TIMESTAMPTZ, endDate TIMESTAMPTZ, offerType VARCHAR,
+         _airbyte_data JSON NOT NULL, _airbyte_extracted_at TIMESTAMPTZ NOT NULL)`,
+    ],
+  ])('full refresh deletes only the unseen rows, in place: %s', async (_label, ddl) => {
+    const sim = await startSim({ offers: 600 });
+    const config = configFor(sim);
+    const db = newDb();
+    if (ddl) await queryDb(db, ddl);
+    await syncOk(config, db);
+    await annotate(db);
+    await queryDb(db, `CREATE INDEX by_note ON offers (note)`);
+    await queryDb(db, `CREATE INDEX by_launch ON offers (launchDate)`);
+    const live = sim.offers();
+    sim.remove(live.slice(0, 25).map((o) => o.id));
+    sim.update(live[30].id, { name: 'Renamed', launchDate: new Date().toISOString() });
+
+    expect(await syncOk(config, db, '--full-refresh')).toMatch(
+      /\(full refresh\).*: 0 new, 1 updated, 574 unchanged, 25 deleted; table offers has 575 rows/,
+    );
+    await expectTable(db, sim.offers());
+    await expectNotes(db, 0);
+    expect(
+      await queryDb(db, `SELECT index_name FROM duckdb_indexes() ORDER BY index_name`),
+    ).toEqual([{ index_name: 'by_launch' }, { index_name: 'by_note' }]);
+    // And an incremental sync on top of the user's indexes.
+    sim.update(live[40].id, { name: 'Renamed too', launchDate: new Date().toISOString() });
+    expect(await syncOk(config, db)).toMatch(
+      /: 0 new, 1 updated, \d+ unchanged; table offers has 575 rows/,
+    );
+    await expectTable(db, sim.offers());
+    await expectNotes(db, 0);
   });
 
   test('a failed full refresh keeps the previous contents and logs the error', async () => {

@@ -1,3 +1,4 @@
+import { SyncMode } from 'faros-airbyte-cdk/lib/protocol';
 import { GoKartClient } from '../api/client';
 import { ApiRecord, FetchObject, FetchPage, RetryNotice } from '../api/types';
 import { GoKartConfig } from '../config';
@@ -30,7 +31,8 @@ export async function* readStreams(
     for (const [i, { stream, syncMode }] of streams.entries()) {
       const name = stream.name;
       yield { type: 'started', stream: name };
-      const stateWarning = inputs[i].warning;
+      // A full refresh reads from the start anyway: another stream's state is no news to it.
+      const stateWarning = syncMode === SyncMode.INCREMENTAL ? inputs[i].warning : undefined;
       if (stateWarning) yield { type: 'log', level: 'WARN', message: stateWarning, stream: name };
       const notices = new Notices();
       const hooks: ScanHooks = {

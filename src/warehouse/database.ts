@@ -1,12 +1,22 @@
 // The open DuckDB file: tables made or checked on open, queries, and a stream's saved state.
 import { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import os from 'os';
 import path from 'path';
 import { duckMessage, openError, precheck, WarehouseError } from './files';
-import { commit } from './merge';
-import { CommitResult, failRun, markInterrupted, startRun, SyncModeName } from './runs';
-import { OFFERS, SCHEMA_SQL, STATE_TABLE } from './schema';
+import { commit, StreamPart } from './merge';
+import { failRun, markInterrupted, startRun, StreamCommit, SyncModeName } from './runs';
+import { SCHEMA_SQL, STATE_TABLE, StreamTable, TABLES } from './schema';
 
 export const DEFAULT_DB = './gokart-offers.duckdb';
+
+/**
+ * DuckDB's own memory, bounded (its default is 80% of the machine): staged pages and
+ * the merge's joins spill to `<db>.tmp` beyond it. An index must fit in memory, so
+ * a stream table with one (a user's, or the primary key of tables made by
+ * earlier versions) lifts the bound to DuckDB's default. See docs/gokart.md (Memory).
+ */
+export const DUCKDB_MEMORY_LIMIT = '64MB';
+const DUCKDB_THREADS = Math.min(4, os.availableParallelism());
 
 /** An open warehouse. One process at a time: DuckDB locks the file. */
 export class Warehouse {
@@ -27,6 +37,9 @@ export class Warehouse {
         // Never reach for the network: a SQLite file must not make DuckDB fetch an extension.
         autoinstall_known_extensions: 'false',
         autoload_known_extensions: 'false',
+        threads: String(DUCKDB_THREADS),
+        // Rows need no particular order in a table; not keeping it lets inserts stream.
+        preserve_insertion_order: 'false',
       });
     } catch (err) {
       throw openError(file, err);
@@ -39,8 +52,9 @@ export class Warehouse {
       await conn.run(`SET TimeZone = 'UTC'`);
       await wh.checkTables();
       await conn.run(SCHEMA_SQL);
+      if (!(await wh.indexed())) await conn.run(`SET memory_limit = '${DUCKDB_MEMORY_LIMIT}'`);
       await markInterrupted(wh);
-      await conn.run(OFFERS.stageSql);
+      for (const table of TABLES.values()) await conn.run(table.stageSql);
       return wh;
     } catch (err) {
       conn?.closeSync();
@@ -55,20 +69,20 @@ export class Warehouse {
     this.instance.closeSync();
   }
 
-  /** A stream's saved state, as the input state of a read; undefined before its first sync. */
-  async loadState(stream: string): Promise<unknown> {
+  /** The streams' saved states, as the input state of a read (per-stream Airbyte states). */
+  async loadStates(streams: readonly string[]): Promise<unknown[]> {
     const rows = await this.rows(
-      `SELECT state::VARCHAR AS state FROM ${STATE_TABLE} WHERE stream = $1`,
-      [stream],
+      `SELECT stream, state::VARCHAR AS state FROM ${STATE_TABLE} ORDER BY stream`,
     );
-    if (!rows.length) return undefined;
-    const streamState: unknown = JSON.parse(String(rows[0].state));
-    return [
-      {
+    return rows
+      .filter((r) => streams.includes(String(r.stream)))
+      .map((r) => ({
         type: 'STREAM',
-        stream: { stream_descriptor: { name: stream }, stream_state: streamState },
-      },
-    ];
+        stream: {
+          stream_descriptor: { name: String(r.stream) },
+          stream_state: JSON.parse(String(r.state)) as unknown,
+        },
+      }));
   }
 
   // The run log (runs.ts) and the commit (merge.ts), as methods of the open database.
@@ -85,14 +99,8 @@ export class Warehouse {
     return failRun(this, runId, records, error, outcome);
   }
 
-  commit(
-    runId: number,
-    mode: SyncModeName,
-    stream: string,
-    state: Record<string, unknown>,
-    records: number,
-  ): Promise<CommitResult> {
-    return commit(this, runId, mode, stream, state, records);
+  commit(runId: number, parts: readonly StreamPart[]): Promise<StreamCommit[]> {
+    return commit(this, runId, parts);
   }
 
   async rows(sql: string, values?: (string | number | null)[]): Promise<Record<string, unknown>[]> {
@@ -100,19 +108,34 @@ export class Warehouse {
     return reader.getRowObjectsJS() as Record<string, unknown>[];
   }
 
+  /** Whether a stream table has an index (a primary key included). */
+  private async indexed(): Promise<boolean> {
+    const ours = `database_name = current_database() AND table_name IN (${[...TABLES.keys()].map((t) => `'${t}'`).join(', ')})`;
+    const [{ n }] = await this.rows(
+      `SELECT (SELECT count(*) FROM duckdb_indexes() WHERE ${ours}) +
+         (SELECT count(*) FROM duckdb_constraints()
+          WHERE ${ours} AND constraint_type IN ('PRIMARY KEY', 'UNIQUE'))::INTEGER AS n`,
+    );
+    return Number(n) > 0;
+  }
+
   /** A table named like ours but made by something else must not be written into. */
   private async checkTables(): Promise<void> {
+    for (const table of TABLES.values()) await this.checkTable(table);
+  }
+
+  private async checkTable(table: StreamTable): Promise<void> {
     const rows = await this.rows(
       `SELECT column_name AS name, data_type AS type FROM information_schema.columns
        WHERE table_schema = 'main' AND table_name = $1`,
-      [OFFERS.name],
+      [table.name],
     );
     if (!rows.length) return;
     const have = new Map(rows.map((r) => [String(r.name).toLowerCase(), String(r.type)]));
-    const wrong = OFFERS.columns.filter((c) => have.get(c.name.toLowerCase()) !== c.type);
+    const wrong = table.columns.filter((c) => have.get(c.name.toLowerCase()) !== c.type);
     if (wrong.length) {
       throw new WarehouseError(
-        `${this.file} already has a table "${OFFERS.name}" that this sync did not create ` +
+        `${this.file} already has a table "${table.name}" that this sync did not create ` +
           `(missing or of another type: ${wrong.map((c) => `${c.name} ${c.type}`).join(', ')}): ` +
           `use another --db file, or drop that table`,
       );

@@ -1,83 +1,100 @@
-// The commit of a sync: staged rows, the state covering them and the run's success, in one transaction.
+// The commit of a sync: every stream's staged rows, the states covering them and the run's success, in one transaction.
 import type { Warehouse } from './database';
-import { CommitResult, SyncModeName, succeedRun } from './runs';
-import { OFFERS, STATE_TABLE } from './schema';
+import { StreamCommit, SyncModeName, succeedRun } from './runs';
+import { STATE_TABLE, StreamTable } from './schema';
 
-const TABLE = OFFERS.name;
-const NEW_TABLE = `${TABLE}__new`;
+/** One stream's completed read, ready to land. */
+export interface StreamPart {
+  table: StreamTable;
+  mode: SyncModeName;
+  state: Record<string, unknown>;
+  records: number;
+  /** The state's field that holds the cursor (the stream's cursorField), if any. */
+  cursorField?: string;
+}
 
 /**
- * Lands the staged rows and the state that covers them in one transaction,
- * and marks the run succeeded in it too. The new table is built beside the
- * old one and swapped in: for an incremental sync, the old rows whose id was
- * not read plus every row read (an upsert by id); for a full refresh, just the
- * rows read. Rewriting 100k rows this way takes under a second, where DuckDB's
- * row-by-row ON CONFLICT update took seven, and dropping the old table lets
- * DuckDB reuse its space, so the file does not grow with each sync.
+ * Lands every stream's staged rows and the states that cover them in one
+ * transaction, and marks the run succeeded in it too. Each table is merged
+ * into, never rebuilt, so columns, indexes and views a user added stay, and an
+ * incremental sync costs what it read: a full refresh first deletes the rows
+ * whose id the completed scan did not see; rows whose JSON changed are updated
+ * (the sync's columns only: a user's column keeps its value); new ids are
+ * inserted. The counts are the statements' own.
  */
 export async function commit(
   wh: Warehouse,
   runId: number,
-  mode: SyncModeName,
-  stream: string,
-  state: Record<string, unknown>,
-  records: number,
-): Promise<CommitResult> {
+  parts: readonly StreamPart[],
+): Promise<StreamCommit[]> {
   const { conn } = wh;
-  const batch = `temp.${OFFERS.batch}`;
-  const columns = OFFERS.columnList;
-  await conn.run(OFFERS.batchSql);
-  let result: CommitResult;
+  for (const { table } of parts) await conn.run(table.batchSql);
+  const results: StreamCommit[] = [];
   await conn.run('BEGIN TRANSACTION');
   try {
-    const [counts] = await wh.rows(
-      `SELECT
-         (SELECT count(*) FROM ${batch} b ANTI JOIN ${TABLE} o USING (id))::INTEGER AS inserted,
-         (SELECT count(*) FROM ${batch} b JOIN ${TABLE} o USING (id)
-           WHERE o._airbyte_data::VARCHAR IS DISTINCT FROM b._airbyte_data::VARCHAR)::INTEGER AS updated,
-         (SELECT count(*) FROM ${TABLE} o ANTI JOIN ${batch} b USING (id))::INTEGER AS unread`,
-    );
-    const kept =
-      mode === 'incremental'
-        ? `SELECT ${columns} FROM ${TABLE} o ANTI JOIN ${batch} b USING (id) UNION ALL `
-        : '';
-    // Indexes a user added go with the old table: made again on the new one.
-    // (Views need nothing: DuckDB binds them by name when queried.)
-    const indexes = await wh.rows(
-      `SELECT sql FROM duckdb_indexes()
-       WHERE database_name = current_database() AND schema_name = 'main' AND table_name = $1
-         AND sql IS NOT NULL`,
-      [TABLE],
-    );
-    await conn.run(`DROP TABLE IF EXISTS ${NEW_TABLE}`);
-    await conn.run(OFFERS.createSql(NEW_TABLE));
-    await conn.run(`INSERT INTO ${NEW_TABLE} ${kept}SELECT ${columns} FROM ${batch}`);
-    await conn.run(`DROP TABLE ${TABLE}`);
-    await conn.run(`ALTER TABLE ${NEW_TABLE} RENAME TO ${TABLE}`);
-    for (const { sql } of indexes) await conn.run(String(sql));
-    const [{ total }] = await wh.rows(`SELECT count(*)::INTEGER AS total FROM ${TABLE}`);
-    await conn.run(
-      `INSERT INTO ${STATE_TABLE} (stream, state, run_id, updated_at) VALUES ($1, $2::JSON, $3, now())
-       ON CONFLICT (stream) DO UPDATE SET state = excluded.state, run_id = excluded.run_id,
-         updated_at = excluded.updated_at`,
-      [stream, JSON.stringify(state), runId],
-    );
-    result = {
-      records,
-      inserted: Number(counts.inserted),
-      updated: Number(counts.updated),
-      deleted: mode === 'full_refresh' ? Number(counts.unread) : 0,
-      rowsAfter: Number(total),
-      cursor: typeof state.launchDate === 'string' ? state.launchDate : undefined,
-    };
-    await succeedRun(wh, runId, result);
+    for (const part of parts) results.push(await mergeStream(wh, runId, part));
+    await succeedRun(wh, runId, results);
     wh.beforeCommit?.(); // tests: die with everything written but not committed
     await conn.run('COMMIT');
   } catch (err) {
     await conn.run('ROLLBACK').catch(() => undefined);
     throw err;
   }
-  await conn.run(`DELETE FROM temp.${OFFERS.stage}`);
-  await conn.run(`DROP TABLE ${batch}`);
-  return result;
+  for (const { table } of parts) {
+    await conn.run(`DROP VIEW temp.${table.batch}`);
+    await conn.run(`DELETE FROM temp.${table.stage}`);
+  }
+  return results;
+}
+
+/**
+ * The statements of one stream, inside the commit's transaction. The update
+ * sets only changed rows (the JSON differs), so DuckDB's over-eager unique
+ * check on updated indexed rows never meets a row deleted or inserted in the
+ * same transaction: deleted ids were not read, inserted ids were not there.
+ */
+async function mergeStream(wh: Warehouse, runId: number, part: StreamPart): Promise<StreamCommit> {
+  const { table, mode, state } = part;
+  const target = table.name;
+  const batch = `temp.${table.batch}`;
+  const cols = table.valueColumns;
+  const changed = async (sql: string) => Number((await wh.conn.run(sql)).rowsChanged);
+  // The read emits an id at most once per sync (src/read/scan/dedup.ts); the table's ids stay
+  // unique only if the stage's are, so this is checked rather than trusted.
+  const [twice] = await wh.rows(
+    `SELECT id FROM temp.${table.stage} GROUP BY id HAVING count(*) > 1 LIMIT 1`,
+  );
+  if (twice)
+    throw new Error(`internal: the read staged the ${target} record ${String(twice.id)} twice`);
+  const deleted =
+    mode === 'full_refresh'
+      ? await changed(`DELETE FROM ${target} WHERE id NOT IN (SELECT id FROM ${batch})`)
+      : 0;
+  const updated = await changed(
+    `UPDATE ${target} AS t SET ${cols.map((c) => `${c} = b.${c}`).join(', ')}
+     FROM ${batch} AS b
+     WHERE t.id = b.id AND t._airbyte_data::VARCHAR IS DISTINCT FROM b._airbyte_data::VARCHAR`,
+  );
+  const inserted = await changed(
+    `INSERT INTO ${target} (id, ${cols.join(', ')})
+     SELECT id, ${cols.join(', ')} FROM ${batch} ANTI JOIN ${target} USING (id)`,
+  );
+  const [{ total }] = await wh.rows(`SELECT count(*)::BIGINT AS total FROM ${target}`);
+  await wh.conn.run(
+    `INSERT INTO ${STATE_TABLE} (stream, state, run_id, updated_at) VALUES ($1, $2::JSON, $3, now())
+     ON CONFLICT (stream) DO UPDATE SET state = excluded.state, run_id = excluded.run_id,
+       updated_at = excluded.updated_at`,
+    [target, JSON.stringify(state), runId],
+  );
+  const cursor = part.cursorField === undefined ? undefined : state[part.cursorField];
+  return {
+    stream: target,
+    mode,
+    records: part.records,
+    inserted,
+    updated,
+    deleted,
+    rowsAfter: Number(total),
+    ...(typeof cursor === 'string' ? { cursor } : {}),
+  };
 }

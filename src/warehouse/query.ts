@@ -14,7 +14,9 @@ import {
   plainValue,
   renderTable,
 } from './format';
-import { OFFERS_TABLE, RUNS_TABLE, STATE_TABLE } from './schema';
+import { RUNS_TABLE, STATE_TABLE, TABLES } from './schema';
+
+const OFFERS_TABLE = 'offers';
 
 export type QueryFormat = 'table' | 'json' | 'csv';
 
@@ -191,7 +193,7 @@ async function collect(
 }
 
 /** The tables `bin/main sync` makes, in the order the summary lists them. */
-const OUR_TABLES = [OFFERS_TABLE, STATE_TABLE, RUNS_TABLE];
+const OUR_TABLES = [...TABLES.keys(), STATE_TABLE, RUNS_TABLE];
 
 async function printSummary(
   db: Database,

@@ -4,8 +4,10 @@ import { RUNS_TABLE } from './schema';
 
 export type SyncModeName = 'incremental' | 'full_refresh';
 
-/** What a successful commit changed. */
-export interface CommitResult {
+/** What a successful commit changed in one stream's table. */
+export interface StreamCommit {
+  stream: string;
+  mode: SyncModeName;
   records: number;
   inserted: number;
   updated: number;
@@ -38,13 +40,32 @@ export async function failRun(
   );
 }
 
-/** Marks the run succeeded; the commit runs it inside its transaction. */
-export async function succeedRun(wh: Warehouse, runId: number, r: CommitResult): Promise<void> {
+/**
+ * Marks the run succeeded; the commit runs it inside its transaction. The count
+ * columns are the run's first stream's (offers, unless --streams says otherwise);
+ * `streams` holds every stream's commit as a JSON list.
+ */
+export async function succeedRun(
+  wh: Warehouse,
+  runId: number,
+  commits: readonly StreamCommit[],
+): Promise<void> {
+  const r = commits[0];
   await wh.conn.run(
     `UPDATE ${RUNS_TABLE} SET ended_at = now(), outcome = 'succeeded', records = $1,
-       inserted = $2, updated = $3, deleted = $4, rows_after = $5, cursor = $6, error = NULL
-     WHERE run_id = $7`,
-    [r.records, r.inserted, r.updated, r.deleted, r.rowsAfter, r.cursor ?? null, runId],
+       inserted = $2, updated = $3, deleted = $4, rows_after = $5, cursor = $6, error = NULL,
+       streams = $7::JSON
+     WHERE run_id = $8`,
+    [
+      r.records,
+      r.inserted,
+      r.updated,
+      r.deleted,
+      r.rowsAfter,
+      r.cursor ?? null,
+      JSON.stringify(commits),
+      runId,
+    ],
   );
 }
 

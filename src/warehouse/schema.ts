@@ -4,6 +4,7 @@ import fs from 'fs';
 import type { JSONSchema7, JSONSchema7Definition } from 'json-schema';
 import path from 'path';
 import { parseDateTime } from '../dates';
+import { STREAMS } from '../streams';
 import { RESOURCES_DIR } from '../validators';
 
 export const STATE_TABLE = '_sync_state';
@@ -56,16 +57,19 @@ interface TypedField {
  * JSON schema (names kept as spelled there: DuckDB matches identifiers without
  * regard to case, so `launchdate` works in queries too), the whole record as the
  * API sent it (fields the API adds later are kept) and its extraction time.
- * Records are staged page by page in a temp table (never in the database file):
- * dates are typed in JS by the connector's own parser, so the table and the cursor
- * agree; the rest is typed from the record's JSON when the batch is built.
+ * Records are staged page by page in a temp table (never in the database file;
+ * it spills to DuckDB's temp directory beyond its memory_limit): dates are typed in
+ * JS by the connector's own parser, so the table and the cursor agree; the rest is
+ * typed from the record's JSON by the batch view the commit merges from.
  */
 export class StreamTable {
   readonly columns: readonly Column[];
   /** Pages land here; gone with the process. */
   readonly stage: string;
-  /** The staged rows, typed and deduplicated by id, for the commit. */
+  /** A view of the staged rows, typed and deduplicated by id, for the commit. */
   readonly batch: string;
+  /** The columns the sync writes, but `id` (user columns are not among them). */
+  readonly valueColumns: readonly string[];
   private readonly fields: readonly TypedField[];
   /** Fields typed in JS while staging, in stage column order. */
   private readonly staged: readonly TypedField[];
@@ -84,23 +88,27 @@ export class StreamTable {
     });
     this.staged = this.fields.filter((f) => f.typing === 'timestamp' || f.typing === 'decimal');
     this.columns = [
-      { name: 'id', type: 'VARCHAR', constraint: 'PRIMARY KEY' },
+      // Unique, kept so by the merge (see merge.ts) rather than by a PRIMARY KEY: its index
+      // had to be loaded, updated and rewritten whole by every commit (1,000,000 offers: +140 MiB
+      // and +2 s for an incremental of 5,000). Tables made before keep their key; both work.
+      { name: 'id', type: 'VARCHAR', constraint: 'NOT NULL' },
       ...this.fields.map((f) => ({ name: f.name, type: SQL_TYPE[f.typing] })),
       { name: '_airbyte_data', type: 'JSON', constraint: 'NOT NULL' },
       { name: '_airbyte_extracted_at', type: SQL_TYPE.timestamp, constraint: 'NOT NULL' },
     ];
+    this.valueColumns = this.columns.slice(1).map((c) => c.name);
   }
 
   get columnList(): string {
     return this.columns.map((c) => c.name).join(', ');
   }
 
-  /** The table's DDL; also builds the replacement table of each commit. */
-  createSql(table = this.name, ifNotExists = ''): string {
+  /** The table's DDL, made once: commits merge into it, never rebuild it. */
+  get createSql(): string {
     const cols = this.columns.map(
       (c) => `  ${c.name} ${c.type}${c.constraint ? ` ${c.constraint}` : ''}`,
     );
-    return `CREATE TABLE ${ifNotExists}${table} (\n${cols.join(',\n')}\n)`;
+    return `CREATE TABLE IF NOT EXISTS ${this.name} (\n${cols.join(',\n')}\n)`;
   }
 
   get stageSql(): string {
@@ -108,10 +116,13 @@ export class StreamTable {
       (f) => `s_${f.name} ${f.typing === 'timestamp' ? 'TIMESTAMPTZ' : 'VARCHAR'}, `,
     );
     return `CREATE OR REPLACE TEMP TABLE ${this.stage} (
-  seq INTEGER, id VARCHAR, ${staged.join('')}data VARCHAR, extracted_at TIMESTAMPTZ)`;
+  id VARCHAR, ${staged.join('')}data VARCHAR, extracted_at TIMESTAMPTZ)`;
   }
 
-  /** Typed from the record's JSON; a value of the wrong type becomes NULL (the JSON keeps it). */
+  /**
+   * Typed from the record's JSON; a value of the wrong type becomes NULL (the JSON keeps it).
+   * Not deduplicated: the read emits an id at most once per sync, which the commit checks.
+   */
   get batchSql(): string {
     const select = (f: TypedField): string => {
       if (f.typing === 'timestamp') return `s_${f.name}`;
@@ -122,17 +133,16 @@ export class StreamTable {
       return `coalesce(TRY_CAST(TRY_CAST(s_${f.name} AS DECIMAL(18, 9)) AS DECIMAL(38, 9)),
     TRY_CAST(s_${f.name} AS DECIMAL(38, 9)))`;
     };
-    return `CREATE OR REPLACE TEMP TABLE ${this.batch} AS
+    return `CREATE OR REPLACE TEMP VIEW ${this.batch} AS
 SELECT
   id,
 ${this.fields.map((f) => `  ${select(f)} AS ${f.name},\n`).join('')}  data::JSON AS _airbyte_data,
   extracted_at AS _airbyte_extracted_at
-FROM temp.${this.stage}
-QUALIFY row_number() OVER (PARTITION BY id ORDER BY seq DESC) = 1`;
+FROM temp.${this.stage}`;
   }
 
-  /** Appends records to the stage, numbered from `seq`; returns the next number. */
-  append(a: DuckDBAppender, records: readonly Offer[], seq: number): number {
+  /** Appends records to the stage. */
+  append(a: DuckDBAppender, records: readonly Offer[]): void {
     const at = new DuckDBTimestampTZValue(BigInt(Date.now()) * 1000n);
     for (const received of records) {
       let record = received;
@@ -142,7 +152,6 @@ QUALIFY row_number() OVER (PARTITION BY id ORDER BY seq DESC) = 1`;
         record = wellFormed(record) as Offer;
         data = JSON.stringify(record);
       }
-      a.appendInteger(seq++);
       a.appendVarchar(record.id);
       for (const f of this.staged) {
         if (f.typing === 'timestamp') {
@@ -159,7 +168,6 @@ QUALIFY row_number() OVER (PARTITION BY id ORDER BY seq DESC) = 1`;
       a.appendTimestampTZ(at);
       a.endRow();
     }
-    return seq;
   }
 }
 
@@ -172,12 +180,13 @@ export function streamTable(name: string): StreamTable {
   return new StreamTable(name, JSON.parse(fs.readFileSync(file, 'utf8')) as JSONSchema7);
 }
 
-export const OFFERS = streamTable('offers');
-export const OFFERS_TABLE = OFFERS.name;
+/** The table of every stream in STREAMS, made on open. */
+export const TABLES: ReadonlyMap<string, StreamTable> = new Map(
+  STREAMS.map((s) => [s.name, streamTable(s.name)]),
+);
 
 export const SCHEMA_SQL = `
-${OFFERS.createSql(OFFERS_TABLE, 'IF NOT EXISTS ')};
-CREATE TABLE IF NOT EXISTS ${STATE_TABLE} (
+${[...TABLES.values()].map((t) => t.createSql + ';\n').join('')}CREATE TABLE IF NOT EXISTS ${STATE_TABLE} (
   stream VARCHAR PRIMARY KEY,
   state JSON NOT NULL,
   run_id INTEGER,
@@ -196,7 +205,8 @@ CREATE TABLE IF NOT EXISTS ${RUNS_TABLE} (
   rows_after BIGINT,
   cursor VARCHAR,
   error VARCHAR
-);`;
+);
+ALTER TABLE ${RUNS_TABLE} ADD COLUMN IF NOT EXISTS streams JSON;`;
 
 /**
  * A number as decimal text for an exact DECIMAL cast. The client has already

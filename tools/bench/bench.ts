@@ -52,14 +52,18 @@ async function measure(label: string, args: string[], recordMarker: string): Pro
   return { label, ms, records, rssMiB };
 }
 
+/** The last line a measureToFile run wrote, when its output was small (a sync's summary). */
+let lastOutput = '';
+
 /**
  * Like measure, but the program's stdout goes straight to a file (a shell redirect, no pipe
- * to this process); records are counted in the file afterwards, outside the timing.
+ * to this process). `records`: the count when known, else the marker counted in the file
+ * afterwards, outside the timing.
  */
 async function measureToFile(
   label: string,
   args: string[],
-  recordMarker: string,
+  records: number | string,
 ): Promise<Measure> {
   const rssFile = path.join(tmp, `rss-${++probes}`);
   const outFile = path.join(tmp, `out-${probes}`);
@@ -72,7 +76,11 @@ async function measureToFile(
   if (run.code !== 0) throw new Error(`${label} exited with ${run.code ?? run.signal}`);
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   const rssMiB = Number(fs.readFileSync(rssFile, 'utf8').trim()) / 1024;
-  const records = fs.readFileSync(outFile, 'latin1').split(recordMarker).length - 1;
+  if (typeof records === 'string') {
+    records = fs.readFileSync(outFile, 'latin1').split(records).length - 1;
+  } else if (fs.statSync(outFile).size < 65536) {
+    lastOutput = fs.readFileSync(outFile, 'utf8').trim().split('\n').pop() ?? '';
+  }
   fs.rmSync(outFile);
   return { label, ms, records, rssMiB };
 }
@@ -385,13 +393,97 @@ async function main(): Promise<void> {
   }
   await sim?.stop();
 
-  // 4. Offer details: one request per offer.
+  // 4. Sync into DuckDB: first syncs beside the plain read of the same inventory, and an incremental.
   if (runs('4')) {
+    out('\n## 4. Sync into DuckDB: first sync vs the plain read into a file, no added latency\n');
+    out(header);
+    const readArgs = (config: string) => [
+      MAIN,
+      'read',
+      '--config',
+      config,
+      '--catalog',
+      catalog('full'),
+    ];
+    for (const offers of [100_000, 1_000_000]) {
+      const n = offers.toLocaleString('en-US');
+      const sim4 = await simulator(offers, 0);
+      const config = file(`config-sync-${offers}.json`, { api_token: TOKEN, api_url: sim4.url });
+      await measureToFile('warm-up', readArgs(config), offers); // warmed: the simulator's caches and the disk
+      const read = await median(REPEATS, () =>
+        measureToFile(`read of ${n} offers into a file`, readArgs(config), offers),
+      );
+      const db = path.join(tmp, `sync-${offers}.duckdb`);
+      const fresh = () => fs.rmSync(db, { force: true });
+      const first = await median(REPEATS, async () => {
+        fresh();
+        return measureToFile(
+          `first sync of ${n} offers`,
+          [MAIN, 'sync', '--streams', 'offers', '--config', config, '--db', db],
+          offers,
+        );
+      });
+      out(row(read));
+      out(row(first, read));
+      checks.push(
+        verdict(
+          first.ms <= 1.5 * read.ms,
+          `first sync of ${n} offers ≤ 1.5× the read into a file: ${(first.ms / read.ms).toFixed(2)}×`,
+        ),
+      );
+      const limit = offers === 100_000 ? 200 : 400;
+      checks.push(
+        verdict(
+          first.rssMiB < limit,
+          `peak RSS < ${limit} MiB for a first sync of ${n} offers: ${first.rssMiB.toFixed(0)} MiB`,
+        ),
+      );
+      if (offers === 1_000_000) {
+        // The table as the first sync left it; then 5,000 offers launched in the last hour.
+        const base = `${db}.base`;
+        fs.copyFileSync(db, base);
+        const now = Date.now();
+        await control(sim4, 'offers', {
+          count: 5000,
+          launchFrom: new Date(now - 3_600_000).toISOString(),
+          launchTo: new Date(now - 60_000).toISOString(),
+        });
+        const inc = await median(REPEATS, async () => {
+          fs.copyFileSync(base, db);
+          return measureToFile(
+            `incremental sync: 5,000 new offers into the ${n}-row table`,
+            [MAIN, 'sync', '--streams', 'offers', '--config', config, '--db', db],
+            0,
+          );
+        });
+        const line = lastOutput;
+        inc.records = Number(/^Synced ([\d,]+)/.exec(line)?.[1].replace(/,/g, '') ?? 0);
+        out(row(inc));
+        out(`\nThe incremental reads the 5,000 new offers plus the lookback window's: ${line}`);
+        checks.push(
+          verdict(
+            inc.ms < 1500,
+            `incremental of 5,000 into ${n} rows < 1.5 s: ${(inc.ms / 1000).toFixed(2)} s`,
+          ),
+        );
+        checks.push(
+          verdict(
+            inc.rssMiB < 400,
+            `peak RSS < 400 MiB for that incremental: ${inc.rssMiB.toFixed(0)} MiB`,
+          ),
+        );
+      }
+      await sim4.stop();
+    }
+  }
+
+  // 5. Offer details: one request per offer.
+  if (runs('5')) {
     const concurrency = defaultConcurrency();
     const detailsSim = await simulator(5_000, 40);
     process.env.RAW_PAGES = '50';
     out(
-      `\n## 4. Offer details: 5,000 offers, 40 ms per request (50 list pages of 100, then 5,000 details), ${concurrency} in flight, stdout to a file\n`,
+      `\n## 5. Offer details: 5,000 offers, 40 ms per request (50 list pages of 100, then 5,000 details), ${concurrency} in flight, stdout to a file\n`,
     );
     const rawArgs = [__filename, '--raw-details', detailsSim.url, String(concurrency)];
     await measureToFile('warm-up', rawArgs, '\n'); // the simulator caches each detail's JSON
@@ -427,20 +519,62 @@ async function main(): Promise<void> {
 
   const cpu = os.cpus();
   const machine = `${cpu.length} × ${cpu[0]?.model ?? 'unknown CPU'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.type()} ${os.release()}, Node ${process.version}`;
-  const doc = [
+  const results = path.join(ROOT, 'bench', 'results.md');
+  const intro = [
     '# Benchmark results',
     '',
     `Run with \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}; machine: ${machine}.`,
     `Each timing is the median of ${REPEATS} runs (peak RSS: the largest); wall time includes process start-up.`,
-    'The simulator runs in a process of its own; every run reads its stdout through a pipe.',
-    '',
-    ...lines,
+    'The simulator runs in a process of its own; every run reads its stdout through a pipe (section 4: a file).',
     '',
   ].join('\n');
-  fs.mkdirSync(path.join(ROOT, 'bench'), { recursive: true });
-  fs.writeFileSync(path.join(ROOT, 'bench', 'results.md'), doc);
+  const body = lines.join('\n');
+  fs.mkdirSync(path.dirname(results), { recursive: true });
+  fs.writeFileSync(
+    results,
+    only && fs.existsSync(results)
+      ? mergeSections(fs.readFileSync(results, 'utf8'), body)
+      : `${intro}\n${body}\n`,
+  );
   console.log(`\nWritten to bench/results.md`);
   fs.rmSync(tmp, { recursive: true, force: true });
+}
+
+/**
+ * BENCH_ONLY runs: the previous results with the sections just run replaced (and added), the
+ * targets of the scenarios not run kept, and a note saying which sections are from when.
+ */
+function mergeSections(previous: string, fresh: string): string {
+  const split = (text: string) => {
+    const parts = text.split(/^(?=## )/m);
+    return { head: parts[0], sections: new Map(parts.slice(1).map((p) => [p.split('\n')[0], p])) };
+  };
+  const old = split(previous);
+  const now = split(fresh);
+  const targets = '## Targets';
+  const merged = new Map(old.sections);
+  for (const [title, text] of now.sections) if (title !== targets) merged.set(title, text);
+  const ran = [...now.sections.keys()].filter((t) => t !== targets);
+  const oldTargets =
+    old.sections
+      .get(targets)
+      ?.split('\n')
+      .filter((l) => l.startsWith('- ')) ?? [];
+  const newTargets =
+    now.sections
+      .get(targets)
+      ?.split('\n')
+      .filter((l) => l.startsWith('- ')) ?? [];
+  // A target line belongs to the section that ran if the fresh run produced a line with the same start.
+  const key = (l: string) => l.replace(/^- (MET|MISSED): /, '').split(':')[0];
+  const fresher = new Set(newTargets.map(key));
+  const keptTargets = oldTargets.filter((l) => !fresher.has(key(l)));
+  const sections = [...merged.entries()]
+    .filter(([t]) => t !== targets)
+    .sort(([a], [b]) => a.localeCompare(b, 'en', { numeric: true }))
+    .map(([, text]) => text.trimEnd() + '\n\n');
+  const note = `Section${ran.length > 1 ? 's' : ''} ${ran.map((t) => t.replace(/^## (\d+)\..*/, '$1')).join(', ')} re-run on ${new Date().toISOString().slice(0, 10)} (BENCH_ONLY=${process.env.BENCH_ONLY}); the others are from the run above.\n\n`;
+  return `${old.head.replace(/^Sections? .* re-run on .*\n+/gm, '').trimEnd()}\n\n${note}${sections.join('')}${targets}\n\n${[...keptTargets, ...newTargets].join('\n')}\n`;
 }
 
 const rawMode = { '--raw': rawFetch, '--raw-details': rawDetails }[process.argv[2]];
