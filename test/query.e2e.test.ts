@@ -260,7 +260,9 @@ describe('bin/main query', () => {
     expect(run.code).toBe(0);
     const text = run.stdout;
     expect(text).toContain(`Database ${db} (opened read-only)`);
-    expect(text).toMatch(/│ offers +│ +40 │\n│ _sync_state +│ +1 │\n│ _sync_runs +│ +2 │/);
+    expect(text).toMatch(
+      /│ offers +│ +40 │\n│ offer_details +│ +40 │\n│ _sync_state +│ +1 │\n│ _sync_runs +│ +2 │/,
+    );
     expect(text).toContain('Newest offers:');
     expect(text).toContain(new Date(newest[0].launchDate).toISOString());
     expect(text).toMatch(/│ +2 │ \S+ +│ full_refresh +│ succeeded +│ +40 │/);
@@ -273,6 +275,7 @@ describe('bin/main query', () => {
     expect(summary.db).toBe(db);
     expect(summary.tables).toEqual([
       { table: 'offers', rows: 40 },
+      { table: 'offer_details', rows: 40 },
       { table: '_sync_state', rows: 1 },
       { table: '_sync_runs', rows: 2 },
     ]);
@@ -304,6 +307,16 @@ describe('bin/main sync --json', () => {
           deleted: 0,
           rows: 40,
           cursor: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+        },
+        offer_details: {
+          mode: 'full_refresh',
+          records: 40,
+          new: 40,
+          updated: 0,
+          unchanged: 0,
+          deleted: 0,
+          rows: 40,
+          cursor: null,
         },
       },
     });

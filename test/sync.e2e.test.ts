@@ -11,6 +11,7 @@ import {
   GoKartSimulator,
   mulberry32,
   Offer,
+  offerDetail,
   SimulatorOptions,
 } from '../tools/simulator';
 import type { RunResult } from '../tools/run-cli';
@@ -67,6 +68,8 @@ function sync(
     },
   });
 }
+
+const OFFERS_ONLY = ['--streams', 'offers'];
 
 async function syncOk(config: string, db: string, ...more: string[]): Promise<string> {
   const run = await sync(['--config', config, '--db', db, ...more]);
@@ -285,6 +288,48 @@ describe('sync into DuckDB', () => {
     ]);
   });
 
+  test('offer_details lands beside offers: typed documented columns, the whole record as JSON', async () => {
+    const sim = await startSim({ offers: 30, seed: 4 });
+    const db = newDb();
+    const line = await syncOk(configFor(sim), db);
+    expect(line).toMatch(
+      /; and 30 offer_details \(full refresh\): 30 new, 0 updated, 0 unchanged, 0 deleted; table offer_details has 30 rows$/,
+    );
+    const columns = await queryDb<{ name: string; type: string }>(
+      db,
+      `SELECT column_name AS name, data_type AS type FROM information_schema.columns
+       WHERE table_name = 'offer_details' ORDER BY ordinal_position`,
+    );
+    expect(columns).toEqual(
+      expect.arrayContaining([
+        { name: 'id', type: 'VARCHAR' },
+        { name: 'payoutId', type: 'VARCHAR' },
+        { name: 'headline', type: 'VARCHAR' },
+        { name: 'categories', type: 'VARCHAR[]' },
+        { name: '_airbyte_data', type: 'JSON' },
+      ]),
+    );
+    // Undocumented nested parts have no column of their own: the JSON keeps them as sent.
+    expect(columns.map((c) => c.name)).not.toContain('events');
+    const rows = await queryDb<{ id: string; payoutId: string; data: string }>(
+      db,
+      `SELECT id, payoutId, _airbyte_data::VARCHAR AS data FROM offer_details`,
+    );
+    const expected = new Map(sim.offers().map((o) => [o.id, offerDetail(o, 4)]));
+    expect(rows).toHaveLength(30);
+    for (const row of rows) {
+      const detail = expected.get(row.id);
+      expect(JSON.parse(row.data)).toEqual(detail);
+      expect(row.payoutId).toBe(detail?.payoutId);
+    }
+    // No state for a full-refresh stream: only offers keeps a cursor.
+    expect(
+      (await queryDb<{ stream: string }>(db, 'SELECT stream FROM _sync_state')).map(
+        (r) => r.stream,
+      ),
+    ).toEqual(['offers']);
+  });
+
   test('typed columns: exact decimals, time zones, lists, and new API fields kept', async () => {
     const sim = await startSim({ offers: 0 });
     const base = generateOffers(5, 9, { from: new Date('2025-01-01'), to: new Date('2025-06-01') });
@@ -329,12 +374,13 @@ describe('sync into DuckDB', () => {
   });
 
   test('a sync killed mid-way and run again gives the same table as an uninterrupted one', async () => {
+    // The offers stream alone: 5,000 detail requests at 20 ms would make this test slow, not stronger.
     const sim = await startSim({ offers: 5000, latencyMs: 20 });
     const config = configFor(sim, { page_size: 50, lookback_days: 3650 });
     const reference = newDb();
     const killed = newDb();
-    await syncOk(config, reference);
-    await syncOk(config, killed);
+    await syncOk(config, reference, ...OFFERS_ONLY);
+    await syncOk(config, killed, ...OFFERS_ONLY);
     await annotate(reference);
     await annotate(killed);
 
@@ -351,13 +397,15 @@ describe('sync into DuckDB', () => {
     sim.onRequest((_entry, served) => {
       if (served === 40) child?.kill('SIGKILL');
     });
-    const run = await sync(['--config', config, '--db', killed], { onStart: (c) => (child = c) });
+    const run = await sync(['--config', config, '--db', killed, ...OFFERS_ONLY], {
+      onStart: (c) => (child = c),
+    });
     sim.onRequest(undefined);
     expect(run.signal).toBe('SIGKILL');
     expect(await snapshot(killed)).toEqual(before); // nothing half-written, state unchanged
 
-    await syncOk(config, killed);
-    await syncOk(config, reference);
+    await syncOk(config, killed, ...OFFERS_ONLY);
+    await syncOk(config, reference, ...OFFERS_ONLY);
     expect(await snapshot(killed)).toEqual(await snapshot(reference));
     await expectNotes(killed, 120);
     expect((await runsOf(killed)).map((r) => r.outcome)).toEqual([
@@ -432,6 +480,15 @@ describe('sync into DuckDB', () => {
         mode: 'incremental',
         inserted: 4,
         updated: 3,
+        deleted: 0,
+        rowsAfter: 1004,
+      }),
+      // In the same run and transaction: the details (budgetAmount is not among them).
+      expect.objectContaining({
+        stream: 'offer_details',
+        mode: 'full_refresh',
+        inserted: 4,
+        updated: 0,
         deleted: 0,
         rowsAfter: 1004,
       }),

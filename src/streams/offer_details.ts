@@ -46,6 +46,7 @@ export const offerDetails: StreamDefinition = {
       fetchPage,
       { threshold: config.startDate, concurrency: config.concurrency },
       hooks,
+      {}, // a launch date that does not parse is the offers stream's warning, not this one's
     );
     let requests = 0;
     let found = 0;

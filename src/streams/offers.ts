@@ -49,13 +49,18 @@ export function offersQuery(config: GoKartConfig, request: PageRequest): ListQue
   return { what: NAME, path: OFFERS_PATH, page: request.page, params };
 }
 
-/** The scan of the offers list, dated by launchDate. */
+/**
+ * The scan of the offers list, dated by launchDate. `dateHooks` hear about launch dates
+ * that do not parse (by default `hooks`; a stream that only needs the ids passes `{}`,
+ * so the offers stream alone warns about them).
+ */
 export function offersScanner(
   fetchPage: FetchPage,
   plan: Omit<ScanPlan, 'time'>,
   hooks: ScanHooks = {},
+  dateHooks: ScanHooks = hooks,
 ): Scanner {
-  return new Scanner(fetchPage, { ...plan, time: cursorTime(CURSOR, 'Offer', hooks) }, hooks);
+  return new Scanner(fetchPage, { ...plan, time: cursorTime(CURSOR, 'Offer', dateHooks) }, hooks);
 }
 
 export const offers: StreamDefinition = {

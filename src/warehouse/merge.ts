@@ -80,12 +80,15 @@ async function mergeStream(wh: Warehouse, runId: number, part: StreamPart): Prom
      SELECT id, ${cols.join(', ')} FROM ${batch} ANTI JOIN ${target} USING (id)`,
   );
   const [{ total }] = await wh.rows(`SELECT count(*)::BIGINT AS total FROM ${target}`);
-  await wh.conn.run(
-    `INSERT INTO ${STATE_TABLE} (stream, state, run_id, updated_at) VALUES ($1, $2::JSON, $3, now())
-     ON CONFLICT (stream) DO UPDATE SET state = excluded.state, run_id = excluded.run_id,
-       updated_at = excluded.updated_at`,
-    [target, JSON.stringify(state), runId],
-  );
+  // A full-refresh stream's state is empty: it keeps no row in _sync_state.
+  if (Object.keys(state).length) {
+    await wh.conn.run(
+      `INSERT INTO ${STATE_TABLE} (stream, state, run_id, updated_at) VALUES ($1, $2::JSON, $3, now())
+       ON CONFLICT (stream) DO UPDATE SET state = excluded.state, run_id = excluded.run_id,
+         updated_at = excluded.updated_at`,
+      [target, JSON.stringify(state), runId],
+    );
+  }
   const cursor = part.cursorField === undefined ? undefined : state[part.cursorField];
   return {
     stream: target,
