@@ -4,6 +4,7 @@ import os from 'os';
 import path from 'path';
 
 import { MainOptions, ROOT, runMain, RunResult } from '../tools/run-cli';
+import { generateOffers, GoKartSimulator } from '../tools/simulator';
 
 export { ROOT };
 
@@ -98,4 +99,30 @@ export function statuses(run: CliRun): string[] {
 
 export function errors(run: CliRun): Message[] {
   return run.traces.filter((t) => t.trace.type === 'ERROR').map((t) => t.trace.error);
+}
+
+/** A fresh inventory of n generated offers, and the simulator's default behaviour (for each test). */
+export function resetSimulator(sim: GoKartSimulator, n: number, seed: number): void {
+  sim.remove(sim.offers().map((o) => o.id));
+  if (n) sim.add(generateOffers(n, seed));
+  sim.clearFaults();
+  sim.setSortMode('honour');
+  sim.setLatency(0);
+  sim.setDetailsShape('object');
+  sim.onRequest(undefined);
+  sim.resetStats();
+}
+
+let configs = 0;
+/** A config file for the simulator (its token and URL), plus `extra` options. */
+export function simulatorConfig(
+  tmp: TempDir,
+  sim: GoKartSimulator,
+  extra: Record<string, unknown> = {},
+): string {
+  return tmp.write(`config-${++configs}.json`, {
+    api_token: sim.options.token,
+    api_url: sim.url,
+    ...extra,
+  });
 }

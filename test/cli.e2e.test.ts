@@ -4,9 +4,11 @@ import {
   CATALOG_INCREMENTAL,
   CliRun,
   errors,
-  runMainForTest,
+  resetSimulator,
   ROOT,
   runCli,
+  runMainForTest,
+  simulatorConfig,
   statuses,
   TempDir,
 } from './cli-helpers';
@@ -30,21 +32,11 @@ afterAll(async () => {
 
 /** Fresh inventory of n offers and default server behaviour for each test. */
 function reset(n: number, seed = 7): void {
-  sim.remove(sim.offers().map((o) => o.id));
-  if (n) sim.add(generateOffers(n, seed));
-  sim.clearFaults();
-  sim.setSortMode('honour');
-  sim.setLatency(0);
-  sim.onRequest(undefined);
-  sim.resetStats();
+  resetSimulator(sim, n, seed);
 }
 
 function config(extra: Record<string, unknown> = {}): string {
-  return tmp.write(`config-${Math.random()}.json`, {
-    api_token: TOKEN,
-    api_url: sim.url,
-    ...extra,
-  });
+  return simulatorConfig(tmp, sim, extra);
 }
 
 function read(

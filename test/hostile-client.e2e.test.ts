@@ -1,6 +1,6 @@
 import fs from 'fs';
 import { Fault, generateOffers, GoKartSimulator } from '../tools/simulator';
-import { CATALOG_FULL, CliRun, errors, runCli, TempDir } from './cli-helpers';
+import { CATALOG_FULL, CliRun, errors, runCli, simulatorConfig, TempDir } from './cli-helpers';
 
 // End to end: bin/main against a simulator that misbehaves the way a broken server or proxy
 // can: bodies that never end, are huge, expand to a gigabyte, or drip one byte at a time,
@@ -30,11 +30,7 @@ beforeEach(() => {
 });
 
 function config(extra: Record<string, unknown> = {}): string {
-  return tmp.write(`config-${Math.random()}.json`, {
-    api_token: TOKEN,
-    api_url: sim.url,
-    ...extra,
-  });
+  return simulatorConfig(tmp, sim, extra);
 }
 
 interface Timed {

@@ -12,9 +12,10 @@ import {
   CATALOG_INCREMENTAL,
   CliRun,
   errors,
-  runMainForTest,
   ROOT,
   runCli,
+  runMainForTest,
+  simulatorConfig,
   TempDir,
 } from './cli-helpers';
 import type { RunResult } from '../tools/run-cli';
@@ -45,11 +46,7 @@ function reset(offers: Offer[], rewrite?: { rewrite: Rewrite; page?: number }): 
 
 let files = 0;
 function config(extra: Record<string, unknown> = {}): string {
-  return tmp.write(`config-${++files}.json`, {
-    api_token: sim.options.token,
-    api_url: sim.url,
-    ...extra,
-  });
+  return simulatorConfig(tmp, sim, extra);
 }
 
 function read(

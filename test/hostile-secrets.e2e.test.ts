@@ -15,6 +15,7 @@ import {
   Message,
   runCli,
   runMainForTest,
+  simulatorConfig,
   statuses,
   TempDir,
 } from './cli-helpers';
@@ -48,7 +49,7 @@ afterAll(async () => {
 
 let files = 0;
 function config(extra: Record<string, unknown> = {}): string {
-  return tmp.write(`config-${++files}.json`, { api_token: TOKEN, api_url: sim.url, ...extra });
+  return simulatorConfig(tmp, sim, extra);
 }
 const db = () => `${tmp.dir}/db-${++files}.duckdb`;
 

@@ -2,8 +2,18 @@ import Ajv, { ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import fs from 'fs';
 import path from 'path';
-import { generateOffers, GoKartSimulator } from '../tools/simulator';
-import { CliRun, errors, Message, ROOT, runCli, statuses, TempDir } from './cli-helpers';
+import { GoKartSimulator } from '../tools/simulator';
+import {
+  CliRun,
+  errors,
+  Message,
+  resetSimulator,
+  ROOT,
+  runCli,
+  simulatorConfig,
+  statuses,
+  TempDir,
+} from './cli-helpers';
 
 // End to end: the offer_details stream, bin/main as a child process against the
 // simulator. runCli checks every stdout line against our strict message schema;
@@ -35,21 +45,11 @@ afterAll(async () => {
 });
 
 function reset(n: number, seed = 11): void {
-  sim.remove(sim.offers().map((o) => o.id));
-  if (n) sim.add(generateOffers(n, seed));
-  sim.clearFaults();
-  sim.setLatency(0);
-  sim.setDetailsShape('object');
-  sim.onRequest(undefined);
-  sim.resetStats();
+  resetSimulator(sim, n, seed);
 }
 
 function config(extra: Record<string, unknown> = {}): string {
-  return tmp.write(`config-${Math.random()}.json`, {
-    api_token: TOKEN,
-    api_url: sim.url,
-    ...extra,
-  });
+  return simulatorConfig(tmp, sim, extra);
 }
 
 function catalog(...streams: [name: string, mode?: string][]): string {

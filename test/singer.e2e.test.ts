@@ -3,7 +3,14 @@ import addFormats from 'ajv-formats';
 import fs from 'fs';
 import path from 'path';
 import { generateOffers, GoKartSimulator } from '../tools/simulator';
-import { Message, ROOT, runMainForTest, TempDir } from './cli-helpers';
+import {
+  Message,
+  resetSimulator,
+  ROOT,
+  runMainForTest,
+  simulatorConfig,
+  TempDir,
+} from './cli-helpers';
 
 // End to end: bin/tap-gokart as a child process against the simulator. Every
 // stdout line must be a Singer message (test_files/singer_message.schema.json,
@@ -28,10 +35,7 @@ afterAll(async () => {
 });
 
 function reset(n: number, seed = 11): void {
-  sim.remove(sim.offers().map((o) => o.id));
-  if (n) sim.add(generateOffers(n, seed));
-  sim.clearFaults();
-  sim.resetStats();
+  resetSimulator(sim, n, seed);
 }
 
 interface TapRun {
@@ -85,11 +89,7 @@ async function tap(args: string[]): Promise<TapRun> {
 const raw = (args: string[]) => runMainForTest(args, { main: TAP });
 
 function config(extra: Record<string, unknown> = {}): string {
-  return tmp.write(`config-${Math.random()}.json`, {
-    api_token: TOKEN,
-    api_url: sim.url,
-    ...extra,
-  });
+  return simulatorConfig(tmp, sim, extra);
 }
 const file = (value: unknown) => tmp.write(`file-${Math.random()}.json`, value);
 /** The offers stream's record ids, sorted. */
