@@ -170,7 +170,10 @@ FROM temp.${this.stage}`;
         } else if (f.typing === 'string') {
           if (typeof value === 'string') a.appendVarchar(value);
           else a.appendNull();
-        } else if (Array.isArray(value) && value.every((v) => typeof v === 'string')) {
+        } else if (
+          Array.isArray(value) &&
+          value.every((v) => v === null || typeof v === 'string')
+        ) {
           a.appendVarchar(JSON.stringify(value));
         } else a.appendNull();
       }
