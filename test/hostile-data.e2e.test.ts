@@ -201,6 +201,31 @@ describe('a lone UTF-16 surrogate in a name', () => {
   });
 });
 
+describe('a field of the wrong type', () => {
+  it('is NULL in its typed column, kept in the JSON; null list items are kept', async () => {
+    const [odd, listed] = generateOffers(2, 8);
+    const wrong = { ...odd, name: 42, categories: ['Travel', 7], offerType: ['CPA'] };
+    reset([wrong as unknown as Offer, { ...listed, categories: ['Travel', null] as string[] }]);
+    const db = path.join(tmp.dir, 'wrong-type.duckdb');
+    expect(await sync(config(), db, '--full-refresh')).toMatchObject({ code: 0, stderr: '' });
+    const rows = await queryDb<{
+      id: string;
+      name: unknown;
+      cats: unknown;
+      type: unknown;
+      data: string;
+    }>(
+      db,
+      `SELECT id, name, to_json(categories)::VARCHAR AS cats, offerType AS type,
+         _airbyte_data::VARCHAR AS data FROM offers`,
+    );
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    expect(byId.get(odd.id)).toMatchObject({ name: null, cats: null, type: null });
+    expect(JSON.parse(byId.get(odd.id)?.data ?? '{}')).toEqual(wrong);
+    expect(byId.get(listed.id)).toMatchObject({ name: listed.name, cats: '["Travel",null]' });
+  });
+});
+
 describe('a failed write to DuckDB', () => {
   it('is reported as a warehouse failure, not a read failure', async () => {
     const offers = generateOffers(10, 6);

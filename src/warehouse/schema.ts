@@ -1,5 +1,5 @@
 // The warehouse's tables: a stream's typed table derived from its JSON schema, the state and run logs, and staging.
-import { DuckDBAppender, DuckDBTimestampTZValue } from '@duckdb/node-api';
+import { DuckDBAppender, DuckDBTimestampValue } from '@duckdb/node-api';
 import fs from 'fs';
 import type { JSONSchema7, JSONSchema7Definition } from 'json-schema';
 import path from 'path';
@@ -58,9 +58,8 @@ interface TypedField {
  * regard to case, so `launchdate` works in queries too), the whole record as the
  * API sent it (fields the API adds later are kept) and its extraction time.
  * Records are staged page by page in a temp table (never in the database file;
- * it spills to DuckDB's temp directory beyond its memory_limit): dates are typed in
- * JS by the connector's own parser, so the table and the cursor agree; the rest is
- * typed from the record's JSON by the batch view the commit merges from.
+ * it spills to DuckDB's temp directory beyond its memory_limit), every column typed
+ * in JS (dates by the connector's own parser, so the table and the cursor agree).
  */
 export class StreamTable {
   readonly columns: readonly Column[];
@@ -71,8 +70,6 @@ export class StreamTable {
   /** The columns the sync writes, but `id` (user columns are not among them). */
   readonly valueColumns: readonly string[];
   private readonly fields: readonly TypedField[];
-  /** Fields typed in JS while staging, in stage column order. */
-  private readonly staged: readonly TypedField[];
 
   constructor(
     readonly name: string,
@@ -86,7 +83,6 @@ export class StreamTable {
         ? [{ name: field, typing }]
         : [];
     });
-    this.staged = this.fields.filter((f) => f.typing === 'timestamp' || f.typing === 'decimal');
     this.columns = [
       // Unique, kept so by the merge (see merge.ts) rather than by a PRIMARY KEY: its index
       // had to be loaded, updated and rewritten whole by every commit (1,000,000 offers: +140 MiB
@@ -111,39 +107,47 @@ export class StreamTable {
     return `CREATE TABLE IF NOT EXISTS ${this.name} (\n${cols.join(',\n')}\n)`;
   }
 
+  /**
+   * The stage has the table's columns, typed in JS while appending (no JSON is parsed
+   * again in DuckDB): timestamps as TIMESTAMP (the appender's fast path; UTC, made
+   * TIMESTAMPTZ by the batch view), amounts as decimal text (cast by the view), the
+   * record as JSON (JSON.stringify's text, stored as is).
+   */
   get stageSql(): string {
-    const staged = this.staged.map(
-      (f) => `s_${f.name} ${f.typing === 'timestamp' ? 'TIMESTAMPTZ' : 'VARCHAR'}, `,
-    );
-    return `CREATE OR REPLACE TEMP TABLE ${this.stage} (
-  id VARCHAR, ${staged.join('')}data VARCHAR, extracted_at TIMESTAMPTZ)`;
+    const type = (c: Column): string =>
+      c.type === SQL_TYPE.timestamp
+        ? 'TIMESTAMP'
+        : c.type === SQL_TYPE.strings
+          ? 'JSON'
+          : c.type === SQL_TYPE.decimal
+            ? 'VARCHAR'
+            : c.type;
+    return `CREATE OR REPLACE TEMP TABLE ${this.stage} (\n${this.columns.map((c) => `  ${c.name} ${type(c)}`).join(',\n')}\n)`;
   }
 
   /**
-   * Typed from the record's JSON; a value of the wrong type becomes NULL (the JSON keeps it).
+   * The staged rows as the table's types: a value of the wrong type is NULL (the JSON keeps it).
    * Not deduplicated: the read emits an id at most once per sync, which the commit checks.
    */
   get batchSql(): string {
-    const select = (f: TypedField): string => {
-      if (f.typing === 'timestamp') return `s_${f.name}`;
-      if (f.typing === 'string') return `data ->> '$.${f.name}'`;
-      if (f.typing === 'strings') return `TRY_CAST(data -> '$.${f.name}' AS VARCHAR[])`;
+    const select = (c: Column): string => {
+      if (c.type === SQL_TYPE.timestamp) return `${c.name}::TIMESTAMPTZ AS ${c.name}`;
+      if (c.type === SQL_TYPE.strings) return `${c.name}::VARCHAR[] AS ${c.name}`;
+      if (c.type !== SQL_TYPE.decimal) return c.name;
       // DuckDB casts text to a 38-digit decimal some 100 times slower than to an
       // 18-digit one: amounts below 10^9 take the fast path, the rest the slow one.
-      return `coalesce(TRY_CAST(TRY_CAST(s_${f.name} AS DECIMAL(18, 9)) AS DECIMAL(38, 9)),
-    TRY_CAST(s_${f.name} AS DECIMAL(38, 9)))`;
+      return `coalesce(TRY_CAST(TRY_CAST(${c.name} AS DECIMAL(18, 9)) AS DECIMAL(38, 9)),
+    TRY_CAST(${c.name} AS DECIMAL(38, 9))) AS ${c.name}`;
     };
     return `CREATE OR REPLACE TEMP VIEW ${this.batch} AS
 SELECT
-  id,
-${this.fields.map((f) => `  ${select(f)} AS ${f.name},\n`).join('')}  data::JSON AS _airbyte_data,
-  extracted_at AS _airbyte_extracted_at
+${this.columns.map((c) => `  ${select(c)}`).join(',\n')}
 FROM temp.${this.stage}`;
   }
 
-  /** Appends records to the stage. */
+  /** Appends records to the stage, in its column order. */
   append(a: DuckDBAppender, records: readonly Offer[]): void {
-    const at = new DuckDBTimestampTZValue(BigInt(Date.now()) * 1000n);
+    const at = new DuckDBTimestampValue(BigInt(Date.now()) * 1000n);
     for (const received of records) {
       let record = received;
       let data = JSON.stringify(record);
@@ -153,19 +157,28 @@ FROM temp.${this.stage}`;
         data = JSON.stringify(record);
       }
       a.appendVarchar(record.id);
-      for (const f of this.staged) {
+      for (const f of this.fields) {
+        const value = record[f.name];
         if (f.typing === 'timestamp') {
-          const ms = parseDateTime(record[f.name]);
+          const ms = parseDateTime(value);
           if (ms === undefined) a.appendNull();
-          else a.appendTimestampTZ(new DuckDBTimestampTZValue(BigInt(ms) * 1000n));
-        } else {
-          const text = decimalText(record[f.name]);
+          else a.appendTimestamp(new DuckDBTimestampValue(BigInt(ms) * 1000n));
+        } else if (f.typing === 'decimal') {
+          const text = decimalText(value);
           if (text === null) a.appendNull();
           else a.appendVarchar(text);
-        }
+        } else if (f.typing === 'string') {
+          if (typeof value === 'string') a.appendVarchar(value);
+          else a.appendNull();
+        } else if (
+          Array.isArray(value) &&
+          value.every((v) => v === null || typeof v === 'string')
+        ) {
+          a.appendVarchar(JSON.stringify(value));
+        } else a.appendNull();
       }
       a.appendVarchar(data);
-      a.appendTimestampTZ(at);
+      a.appendTimestamp(at);
       a.endRow();
     }
   }
