@@ -11,13 +11,16 @@ export const DEFAULT_DB = './gokart-offers.duckdb';
 
 /**
  * DuckDB's own memory, bounded (its default is 80% of the machine): staged pages and
- * the merge's joins spill to `<db>.tmp` beyond it. Not lower: rows inserted in the commit's
- * transaction stay in memory until a row group (122,880 rows) fills, and at 64MB a first sync
- * of 2,000 offers with their details (about 1.4 KB each) ran out of memory. An index must fit in memory, so
- * a stream table with one (a user's, or the primary key of tables made by
- * earlier versions) lifts the bound to DuckDB's default. See docs/gokart.md (Memory).
+ * the merge's joins spill to `<db>.tmp` beyond it, and DuckDB caches blocks up to it, so
+ * the bound is most of what a sync's memory costs beyond the read. A commit that still
+ * runs out of memory is rolled back whole and run once more under the wide bound: the
+ * merge into a wide table (offer_details, about 1.4 KB a record) ran out at 64MB on 2,000
+ * records and at 128MB on 20,000, and 1GB took 100,000. An index must fit in memory, so
+ * a stream table with one (a user's, or the primary key of tables made by earlier
+ * versions) lifts the bound to DuckDB's default. See docs/gokart.md (memory).
  */
-export const DUCKDB_MEMORY_LIMIT = '1GB';
+export const DUCKDB_MEMORY_LIMIT = '64MB';
+export const DUCKDB_MEMORY_LIMIT_WIDE = '1GB';
 const DUCKDB_THREADS = Math.min(4, os.availableParallelism());
 
 /** An open warehouse. One process at a time: DuckDB locks the file. */
@@ -54,7 +57,10 @@ export class Warehouse {
       await conn.run(`SET TimeZone = 'UTC'`);
       await wh.checkTables();
       await conn.run(SCHEMA_SQL);
-      if (!(await wh.indexed())) await conn.run(`SET memory_limit = '${DUCKDB_MEMORY_LIMIT}'`);
+      if (!(await wh.indexed())) {
+        await conn.run(`SET memory_limit = '${DUCKDB_MEMORY_LIMIT}'`);
+        wh.memoryBound = DUCKDB_MEMORY_LIMIT;
+      }
       await markInterrupted(wh);
       for (const table of TABLES.values()) await conn.run(table.stageSql);
       return wh;
@@ -103,6 +109,17 @@ export class Warehouse {
 
   commit(runId: number, parts: readonly StreamPart[]): Promise<StreamCommit[]> {
     return commit(this, runId, parts);
+  }
+
+  /** The memory_limit this sync set; undefined: DuckDB's default. */
+  private memoryBound?: string;
+
+  /** Lifts a low memory_limit to the wide one; false when there is nothing to lift. */
+  async widenMemory(): Promise<boolean> {
+    if (this.memoryBound !== DUCKDB_MEMORY_LIMIT) return false;
+    await this.conn.run(`SET memory_limit = '${DUCKDB_MEMORY_LIMIT_WIDE}'`);
+    this.memoryBound = DUCKDB_MEMORY_LIMIT_WIDE;
+    return true;
   }
 
   async rows(sql: string, values?: (string | number | null)[]): Promise<Record<string, unknown>[]> {

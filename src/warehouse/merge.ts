@@ -27,6 +27,29 @@ export async function commit(
   runId: number,
   parts: readonly StreamPart[],
 ): Promise<StreamCommit[]> {
+  let results: StreamCommit[];
+  try {
+    results = await commitOnce(wh, runId, parts);
+  } catch (err) {
+    // Rolled back whole: run it again with more memory, if there is more to give.
+    if (!OUT_OF_MEMORY.test(String(err)) || !(await wh.widenMemory())) throw err;
+    results = await commitOnce(wh, runId, parts);
+  }
+  for (const { table } of parts) {
+    await wh.conn.run(`DROP VIEW temp.${table.batch}`);
+    await wh.conn.run(`DELETE FROM temp.${table.stage}`);
+  }
+  return results;
+}
+
+/** DuckDB's words when a statement could not get the memory it needed. */
+const OUT_OF_MEMORY = /Out of Memory Error|failed to allocate data/;
+
+async function commitOnce(
+  wh: Warehouse,
+  runId: number,
+  parts: readonly StreamPart[],
+): Promise<StreamCommit[]> {
   const { conn } = wh;
   for (const { table } of parts) await conn.run(table.batchSql);
   const results: StreamCommit[] = [];
@@ -39,10 +62,6 @@ export async function commit(
   } catch (err) {
     await conn.run('ROLLBACK').catch(() => undefined);
     throw err;
-  }
-  for (const { table } of parts) {
-    await conn.run(`DROP VIEW temp.${table.batch}`);
-    await conn.run(`DELETE FROM temp.${table.stage}`);
   }
   return results;
 }
