@@ -1,8 +1,7 @@
 // The open DuckDB file: tables made or checked on open, queries, and a stream's saved state.
 import { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import os from 'os';
-import path from 'path';
-import { duckMessage, openError, precheck, WarehouseError } from './files';
+import { connectDuckDb, duckMessage, precheck, WarehouseError } from './files';
 import { commit, StreamPart } from './merge';
 import { failRun, markInterrupted, startRun, StreamCommit, SyncModeName } from './runs';
 import { SCHEMA_SQL, STATE_TABLE, StreamTable, TABLES } from './schema';
@@ -36,25 +35,13 @@ export class Warehouse {
   /** Opens (or creates) the database and its tables; WarehouseError says what is wrong. */
   static async open(file: string, beforeCommit?: () => void): Promise<Warehouse> {
     precheck(file);
-    let instance: DuckDBInstance;
+    const { instance, conn } = await connectDuckDb(file, {
+      threads: String(DUCKDB_THREADS),
+      // Rows need no particular order in a table; not keeping it lets inserts stream.
+      preserve_insertion_order: 'false',
+    });
     try {
-      instance = await DuckDBInstance.create(path.resolve(file), {
-        // Never reach for the network: a SQLite file must not make DuckDB fetch an extension.
-        autoinstall_known_extensions: 'false',
-        autoload_known_extensions: 'false',
-        threads: String(DUCKDB_THREADS),
-        // Rows need no particular order in a table; not keeping it lets inserts stream.
-        preserve_insertion_order: 'false',
-      });
-    } catch (err) {
-      throw openError(file, err);
-    }
-    let conn: DuckDBConnection | undefined;
-    try {
-      conn = await instance.connect();
       const wh = new Warehouse(file, instance, conn, beforeCommit);
-      // Timestamps without an offset are read as UTC, whatever the machine's zone.
-      await conn.run(`SET TimeZone = 'UTC'`);
       await wh.checkTables();
       await conn.run(SCHEMA_SQL);
       if (!(await wh.indexed())) {
@@ -65,7 +52,7 @@ export class Warehouse {
       for (const table of TABLES.values()) await conn.run(table.stageSql);
       return wh;
     } catch (err) {
-      conn?.closeSync();
+      conn.closeSync();
       instance.closeSync();
       if (err instanceof WarehouseError) throw err;
       throw new WarehouseError(`Cannot use the DuckDB database ${file}: ${duckMessage(err)}`);

@@ -1,4 +1,5 @@
 // Diagnostics for the --db file: what is wrong with a path before and after DuckDB opens it.
+import { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import fs from 'fs';
 import path from 'path';
 
@@ -102,4 +103,37 @@ export function duckMessage(err: unknown): string {
     .replace(/^[A-Za-z ]+ Error:\s*/, '')
     .replace(/\s*\n\s*/g, ' ')
     .trim();
+}
+
+/**
+ * DuckDB on `file` with `options`, for sync, query and state alike: never reaching for the
+ * network (a SQLite file must not make DuckDB fetch an extension), timestamps without an
+ * offset read as UTC whatever the machine's zone. A refusal to open is worded by openError
+ * (`again`: what to run once a lock is free); a failure after it names the file.
+ */
+export async function connectDuckDb(
+  file: string,
+  options: Record<string, string>,
+  again?: string,
+): Promise<{ instance: DuckDBInstance; conn: DuckDBConnection }> {
+  let instance: DuckDBInstance;
+  try {
+    instance = await DuckDBInstance.create(path.resolve(file), {
+      autoinstall_known_extensions: 'false',
+      autoload_known_extensions: 'false',
+      ...options,
+    });
+  } catch (err) {
+    throw openError(file, err, again);
+  }
+  let conn: DuckDBConnection | undefined;
+  try {
+    conn = await instance.connect();
+    await conn.run(`SET TimeZone = 'UTC'`);
+    return { instance, conn };
+  } catch (err) {
+    conn?.closeSync();
+    instance.closeSync();
+    throw new WarehouseError(`Cannot use the DuckDB database ${file}: ${duckMessage(err)}`);
+  }
 }

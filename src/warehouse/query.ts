@@ -1,10 +1,12 @@
 // `bin/main query`: one SQL query on a sync's database, opened read-only, printed as a table,
 // JSON or CSV (format.ts); with no SQL, a summary: rows per table, the newest offers, the last runs.
-import { DuckDBConnection, DuckDBInstance, DuckDBResult } from '@duckdb/node-api';
+import { DuckDBConnection, DuckDBResult } from '@duckdb/node-api';
+import { Writable } from 'stream';
+import { writeAwaited } from '../airbyte/writer';
 import fs from 'fs';
 import path from 'path';
 import { stripControl } from '../text';
-import { openError, precheck, WarehouseError } from './files';
+import { connectDuckDb, precheck, WarehouseError } from './files';
 import {
   csvLine,
   jsonRow,
@@ -47,20 +49,14 @@ export async function openExisting(
     );
   }
   precheck(file);
-  let instance: DuckDBInstance;
-  try {
-    instance = await DuckDBInstance.create(path.resolve(file), {
+  const { instance, conn } = await connectDuckDb(
+    file,
+    {
       access_mode: opts.write ? 'READ_WRITE' : 'READ_ONLY',
       enable_external_access: 'false',
-      autoinstall_known_extensions: 'false',
-      autoload_known_extensions: 'false',
-    });
-  } catch (err) {
-    throw openError(file, err, opts.again);
-  }
-  const conn = await instance.connect();
-  // Timestamps without an offset are read as UTC, whatever the machine's zone (as sync writes them).
-  await conn.run(`SET TimeZone = 'UTC'`);
+    },
+    opts.again,
+  );
   return {
     file,
     conn,
@@ -75,7 +71,7 @@ export async function openExisting(
 export async function queryCommand(
   sql: string | undefined,
   opts: { db: string; format: QueryFormat },
-  out: NodeJS.WritableStream & { isTTY?: boolean; columns?: number } = process.stdout,
+  out: Writable & { isTTY?: boolean; columns?: number } = process.stdout,
 ): Promise<number> {
   const summary = !sql?.trim();
   if (summary && opts.format === 'csv') {
@@ -86,7 +82,7 @@ export async function queryCommand(
   let db: Database | undefined;
   try {
     db = await openExisting(opts.db, { again: 'run the query again' });
-    const output = new Output(out);
+    const output: Output = { write: (text) => writeAwaited(out, text) };
     if (summary) await printSummary(db, opts.format, output, width);
     else await printQuery(db.conn, sql ?? '', opts.format, output, width);
     return 0;
@@ -99,14 +95,8 @@ export async function queryCommand(
 }
 
 /** Writes to stdout, waiting when the reader is slower than the query. */
-class Output {
-  constructor(private readonly out: NodeJS.WritableStream) {}
-  write(text: string): Promise<void> {
-    return new Promise((resolve) => {
-      if (this.out.write(text)) resolve();
-      else this.out.once('drain', resolve);
-    });
-  }
+interface Output {
+  write(text: string): Promise<void>;
 }
 
 async function printQuery(
