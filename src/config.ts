@@ -336,6 +336,8 @@ export interface Tuning {
   retryBaseDelayMs?: number;
   /** `sync`: called in the commit transaction just before COMMIT (tests kill the process there). */
   beforeCommit?: () => void;
+  /** `sync`: how much text a stage chunk holds before DuckDB loads it (default 16 MiB). */
+  stageChunkBytes?: number;
 }
 
 export function resolveConfig(raw: RawConfig, tuning: Tuning = {}): GoKartConfig {

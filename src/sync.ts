@@ -183,12 +183,18 @@ async function syncWith(
     const runId = await wh.startRun(mode);
     // The estimate is the whole inventory: a fair total only when everything is read.
     progress?.start(incremental.length === 0 || state.length === 0);
-    const sink = new WarehouseSink(wh, sinkStreams, runId, {
-      records: (n) => progress?.update(n),
-      estimate: (rows) => progress?.setTotal(rows),
-      committing: () => progress?.phase(`writing to ${db}`),
-      log: (level, message) => progress?.log(level, scrub.text(message)),
-    });
+    const sink = new WarehouseSink(
+      wh,
+      sinkStreams,
+      runId,
+      {
+        records: (n) => progress?.update(n),
+        estimate: (rows) => progress?.setTotal(rows),
+        committing: () => progress?.phase(`writing to ${db}`),
+        log: (level, message) => progress?.log(level, scrub.text(message)),
+      },
+      opts.tuning?.stageChunkBytes,
+    );
     let thrown: unknown;
     try {
       // A sink that throws ends the read: its requests are cancelled, its client closed.
@@ -201,6 +207,7 @@ async function syncWith(
     if (sink.result) {
       return { db, mode, runId, ms: Date.now() - started, streams: sink.result };
     }
+    await sink.abandon().catch(() => undefined);
     if (stop?.aborted) {
       const error = `stopped by ${String(stop.reason)} after ${sink.recordCount} offers were read; nothing was saved`;
       await wh.failRun(runId, sink.recordCount, error, 'interrupted').catch(() => undefined);

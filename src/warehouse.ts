@@ -1,6 +1,5 @@
 // The sink of `bin/main sync`: consumes the read's events, stages each stream's pages in the
 // DuckDB warehouse (src/warehouse/) and commits the completed read, rows and states together.
-import { DuckDBAppender } from '@duckdb/node-api';
 import { LogLevel } from './airbyte/messages';
 import { ApiRecord } from './api/types';
 import { ReadEvent, retryMessage } from './read/events';
@@ -9,6 +8,7 @@ import { duckMessage, WarehouseError } from './warehouse/files';
 import { StreamPart } from './warehouse/merge';
 import { StreamCommit, SyncModeName } from './warehouse/runs';
 import { StreamTable, TABLES } from './warehouse/schema';
+import { Staging } from './warehouse/staging';
 
 export { DEFAULT_DB, Warehouse } from './warehouse/database';
 export { WarehouseError } from './warehouse/files';
@@ -22,16 +22,10 @@ export interface SinkStream {
   cursorField?: string;
 }
 
-/** Staged rows are handed to DuckDB (which spills them beyond its memory_limit) every so many. */
-const FLUSH_ROWS = 2_000;
-
-/** One stream's staging: its appender, its records, its completed read. */
-interface Staging {
+/** One stream's read: its table, its records, its completed read. */
+interface StreamRead {
   table: StreamTable;
   stream: SinkStream;
-  appender?: DuckDBAppender;
-  /** Rows appended since the appender last flushed. */
-  unflushed: number;
   records: number;
   /** The stream's latest row estimate. */
   estimate: number;
@@ -50,10 +44,11 @@ export interface SinkHooks {
 }
 
 /**
- * The consumer of a sync's read events: each stream's pages are appended to its
- * temp staging table; each stream's checkpoint state is kept; when the last
- * configured stream completes, every stream's rows and state are committed in
- * one transaction (a stream that fails leaves `result` unset: nothing is
+ * The consumer of a sync's read events: each stream's pages are staged and
+ * loaded while the read goes on (src/warehouse/staging.ts); each stream's
+ * checkpoint state is kept; when the last configured stream completes, every
+ * stream's rows and state are committed in one transaction (a stream that
+ * fails leaves `result` unset, and `abandon` undoes the loads: nothing is
  * committed). `failed` is remembered as the sync's error. A failed write
  * throws, which ends the read.
  */
@@ -63,84 +58,81 @@ export class WarehouseSink {
   /** Why the read or a write failed, if it did. */
   error?: string;
   result?: StreamCommit[];
-  private readonly staging: Map<string, Staging>;
+  private readonly reads: Map<string, StreamRead>;
+  private readonly staging: Staging;
 
   constructor(
     private readonly wh: Warehouse,
     streams: readonly SinkStream[],
     private readonly runId: number,
     private readonly hooks: SinkHooks,
+    /** Tests: load staged rows every so many bytes (see staging.ts). */
+    chunkBytes?: number,
   ) {
-    this.staging = new Map(
+    this.reads = new Map(
       streams.map((stream) => {
         const table = TABLES.get(stream.name);
         if (!table) throw new Error(`internal: no warehouse table for the ${stream.name} stream`);
-        return [stream.name, { table, stream, unflushed: 0, records: 0, estimate: 0, done: false }];
+        return [stream.name, { table, stream, records: 0, estimate: 0, done: false }];
       }),
     );
+    this.staging = new Staging(wh, chunkBytes);
   }
 
   async consume(event: ReadEvent): Promise<void> {
     if (event.type === 'log') return this.hooks.log?.(event.level, event.message);
-    const staging = this.staging.get(event.stream);
-    if (!staging) throw new Error(`unexpected stream ${event.stream}`);
+    const read = this.reads.get(event.stream);
+    if (!read) throw new Error(`unexpected stream ${event.stream}`);
     switch (event.type) {
       case 'records':
-        return this.stage(staging, event.records);
+        return this.stage(read, event.records);
       case 'estimate': {
-        staging.estimate = event.rows;
+        read.estimate = event.rows;
         let rows = 0;
-        for (const s of this.staging.values()) rows += s.estimate;
+        for (const r of this.reads.values()) rows += r.estimate;
         return this.hooks.estimate?.(rows);
       }
       case 'retry':
         return this.hooks.log?.('WARN', retryMessage(event.notice));
       case 'checkpoint':
-        staging.state = event.state;
+        read.state = event.state;
         return;
       case 'completed':
-        return this.complete(staging);
+        return this.complete(read);
       case 'failed':
         this.error = event.message;
         return;
     }
   }
 
-  private async stage(staging: Staging, records: ApiRecord[]): Promise<void> {
-    await this.writing(async () => {
-      staging.appender ??= await this.wh.conn.createAppender(staging.table.stage, 'main', 'temp');
-      staging.table.append(staging.appender, records);
-      staging.unflushed += records.length;
-      // DuckDB's appender buffers ~200,000 rows outside its memory_limit before it flushes itself.
-      if (staging.unflushed >= FLUSH_ROWS) {
-        staging.appender.flushSync();
-        staging.unflushed = 0;
-      }
-    });
-    staging.records += records.length;
+  private async stage(read: StreamRead, records: ApiRecord[]): Promise<void> {
+    await this.writing(() => this.staging.write(read.table, records));
+    read.records += records.length;
     this.recordCount += records.length;
     this.hooks.records?.(this.recordCount);
   }
 
   /** A stream's read completed; after the last one, every stream lands in one transaction. */
-  private async complete(staging: Staging): Promise<void> {
-    const name = staging.stream.name;
-    if (!staging.state)
-      throw new Error(`internal: the ${name} stream completed without a checkpoint`);
-    await this.writing(async () => staging.appender?.closeSync());
-    staging.appender = undefined;
-    staging.done = true;
-    const all = [...this.staging.values()];
-    if (!all.every((s) => s.done)) return;
-    const parts: StreamPart[] = all.map((s) => ({
-      table: s.table,
-      mode: s.stream.mode,
-      state: s.state ?? {},
-      records: s.records,
-      cursorField: s.stream.cursorField,
+  private async complete(read: StreamRead): Promise<void> {
+    const name = read.stream.name;
+    if (!read.state) throw new Error(`internal: the ${name} stream completed without a checkpoint`);
+    read.done = true;
+    const all = [...this.reads.values()];
+    if (!all.every((r) => r.done)) return;
+    const parts: StreamPart[] = all.map((r) => ({
+      table: r.table,
+      mode: r.stream.mode,
+      state: r.state ?? {},
+      records: r.records,
+      cursorField: r.stream.cursorField,
     }));
     this.hooks.committing?.();
-    this.result = await this.writing(() => this.wh.commit(this.runId, parts));
+    this.result = await this.writing(() => this.wh.commit(this.runId, parts, this.staging));
+  }
+
+  /** The sync saves nothing: what was loaded is rolled back, the staged rows removed. */
+  async abandon(): Promise<void> {
+    await this.staging.abandon();
   }
 
   /** Runs a write to the database; its failure is worded as one (the read then stops). */

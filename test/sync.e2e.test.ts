@@ -55,13 +55,19 @@ function newDb(): string {
   return path.join(tmp.dir, `db-${++dbs}.duckdb`);
 }
 
+/**
+ * Every sync here stages its rows in chunks of 8 KiB (not 16 MiB), so that DuckDB loads
+ * many chunks while the read goes on, as it does in a large sync.
+ */
+const SMALL_CHUNKS = { TEST_STAGE_CHUNK_BYTES: '8192' };
+
 /** Starts `bin/main sync`; `onStart` sees the child before it can finish. */
 function sync(
   args: string[],
   opts: { env?: Record<string, string>; onStart?: (child: ChildProcess) => void } = {},
 ): Promise<RunResult> {
   return runMainForTest(['sync', ...args], {
-    env: opts.env,
+    env: { ...SMALL_CHUNKS, ...opts.env },
     onStart: (child) => {
       children.push(child);
       opts.onStart?.(child);
@@ -402,9 +408,11 @@ describe('sync into DuckDB', () => {
     });
     sim.onRequest(undefined);
     expect(run.signal).toBe('SIGKILL');
+    expect(fs.readdirSync(`${killed}.stage`).length).toBeGreaterThan(5); // chunks were staged
     expect(await snapshot(killed)).toEqual(before); // nothing half-written, state unchanged
 
     await syncOk(config, killed, ...OFFERS_ONLY);
+    expect(fs.existsSync(`${killed}.stage`)).toBe(false); // the killed sync's chunks are gone
     await syncOk(config, reference, ...OFFERS_ONLY);
     expect(await snapshot(killed)).toEqual(await snapshot(reference));
     await expectNotes(killed, 120);
@@ -412,6 +420,33 @@ describe('sync into DuckDB', () => {
       'succeeded',
       'interrupted',
       'succeeded',
+    ]);
+  });
+
+  test('a first sync killed while its chunks load into the empty table saves nothing', async () => {
+    const sim = await startSim({ offers: 3000, latencyMs: 10 });
+    const config = configFor(sim, { page_size: 50 });
+    const db = newDb();
+    let child: ChildProcess | undefined;
+    sim.onRequest((_entry, served) => {
+      if (served === 40) child?.kill('SIGKILL');
+    });
+    const run = await sync(['--config', config, '--db', db, ...OFFERS_ONLY], {
+      onStart: (c) => (child = c),
+    });
+    sim.onRequest(undefined);
+    expect(run.signal).toBe('SIGKILL');
+    // Pages of 50 offers fill an 8 KiB chunk each: dozens were staged, and loaded one after
+    // the other into the open transaction.
+    expect(fs.readdirSync(`${db}.stage`).length).toBeGreaterThan(20);
+    expect(await snapshot(db)).toEqual({ rows: [], state: [] });
+
+    await syncOk(config, db, ...OFFERS_ONLY);
+    expect(fs.existsSync(`${db}.stage`)).toBe(false);
+    await expectTable(db, sim.offers());
+    expect((await runsOf(db)).map((r) => [r.outcome, r.inserted])).toEqual([
+      ['interrupted', null],
+      ['succeeded', 3000],
     ]);
   });
 
@@ -558,6 +593,7 @@ describe('sync into DuckDB', () => {
       /^sync failed: Reading the offers stream failed after 100 records: .*HTTP 500.*the table keeps its previous contents; run 2 is logged in _sync_runs of .*\n$/,
     );
     expect(await snapshot(db)).toEqual(before);
+    expect(fs.existsSync(`${db}.stage`)).toBe(false); // its staged rows are removed
 
     sim.clearFaults();
     const bad = await sync(['--config', configFor(sim, { api_token: 'wrong-token' }), '--db', db]);

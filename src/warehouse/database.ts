@@ -1,10 +1,11 @@
 // The open DuckDB file: tables made or checked on open, queries, and a stream's saved state.
 import { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
-import os from 'os';
+import fs from 'fs';
 import { connectDuckDb, duckMessage, precheck, WarehouseError } from './files';
 import { commit, StreamPart } from './merge';
 import { failRun, markInterrupted, startRun, StreamCommit, SyncModeName } from './runs';
 import { SCHEMA_SQL, STATE_TABLE, StreamTable, TABLES } from './schema';
+import { stageDir, Staging } from './staging';
 
 export const DEFAULT_DB = './gokart-offers.duckdb';
 
@@ -20,7 +21,11 @@ export const DEFAULT_DB = './gokart-offers.duckdb';
  */
 export const DUCKDB_MEMORY_LIMIT = '64MB';
 export const DUCKDB_MEMORY_LIMIT_WIDE = '1GB';
-const DUCKDB_THREADS = Math.min(4, os.availableParallelism());
+/**
+ * One thread: the loads run beside the read (which has the other core), and DuckDB's JSON
+ * reader holds a 34 MiB buffer per thread, which two would not fit in memory_limit.
+ */
+const DUCKDB_THREADS = 1;
 
 /** An open warehouse. One process at a time: DuckDB locks the file. */
 export class Warehouse {
@@ -49,6 +54,8 @@ export class Warehouse {
         wh.memoryBound = DUCKDB_MEMORY_LIMIT;
       }
       await markInterrupted(wh);
+      // A sync killed while staging left its chunks; with the file locked, no sync is using them.
+      fs.rmSync(stageDir(file), { recursive: true, force: true });
       for (const table of TABLES.values()) await conn.run(table.stageSql);
       return wh;
     } catch (err) {
@@ -94,8 +101,8 @@ export class Warehouse {
     return failRun(this, runId, records, error, outcome);
   }
 
-  commit(runId: number, parts: readonly StreamPart[]): Promise<StreamCommit[]> {
-    return commit(this, runId, parts);
+  commit(runId: number, parts: readonly StreamPart[], staging: Staging): Promise<StreamCommit[]> {
+    return commit(this, runId, parts, staging);
   }
 
   /** The memory_limit this sync set; undefined: DuckDB's default. */

@@ -2,6 +2,7 @@
 import type { Warehouse } from './database';
 import { StreamCommit, SyncModeName, succeedRun } from './runs';
 import { STATE_TABLE, StreamTable } from './schema';
+import { Staging, StreamStage } from './staging';
 
 /** One stream's completed read, ready to land. */
 export interface StreamPart {
@@ -20,49 +21,25 @@ export interface StreamPart {
  * incremental sync costs what it read: a full refresh first deletes the rows
  * whose id the completed scan did not see; rows whose JSON changed are updated
  * (the sync's columns only: a user's column keeps its value); new ids are
- * inserted. The counts are the statements' own.
+ * inserted. A table that was empty got its rows straight from the loads. The
+ * counts are the statements' own.
  */
 export async function commit(
   wh: Warehouse,
   runId: number,
   parts: readonly StreamPart[],
+  staging: Staging,
 ): Promise<StreamCommit[]> {
-  let results: StreamCommit[];
-  try {
-    results = await commitOnce(wh, runId, parts);
-  } catch (err) {
-    // Rolled back whole: run it again with more memory, if there is more to give.
-    if (!OUT_OF_MEMORY.test(String(err)) || !(await wh.widenMemory())) throw err;
-    results = await commitOnce(wh, runId, parts);
-  }
-  for (const { table } of parts) {
-    await wh.conn.run(`DROP VIEW temp.${table.batch}`);
-    await wh.conn.run(`DELETE FROM temp.${table.stage}`);
-  }
-  return results;
-}
-
-/** DuckDB's words when a statement could not get the memory it needed. */
-const OUT_OF_MEMORY = /Out of Memory Error|failed to allocate data/;
-
-async function commitOnce(
-  wh: Warehouse,
-  runId: number,
-  parts: readonly StreamPart[],
-): Promise<StreamCommit[]> {
-  const { conn } = wh;
-  for (const { table } of parts) await conn.run(table.batchSql);
-  const results: StreamCommit[] = [];
-  await conn.run('BEGIN TRANSACTION');
-  try {
-    for (const part of parts) results.push(await mergeStream(wh, runId, part));
+  const results = await staging.commit(async () => {
+    const results: StreamCommit[] = [];
+    for (const part of parts)
+      results.push(await mergeStream(wh, runId, part, staging.stage(part.table.name)));
     await succeedRun(wh, runId, results);
     wh.beforeCommit?.(); // tests: die with everything written but not committed
-    await conn.run('COMMIT');
-  } catch (err) {
-    await conn.run('ROLLBACK').catch(() => undefined);
-    throw err;
-  }
+    return results;
+  });
+  staging.remove();
+  for (const { table } of parts) await wh.conn.run(`DELETE FROM temp.${table.stage}`);
   return results;
 }
 
@@ -72,32 +49,40 @@ async function commitOnce(
  * check on updated indexed rows never meets a row deleted or inserted in the
  * same transaction: deleted ids were not read, inserted ids were not there.
  */
-async function mergeStream(wh: Warehouse, runId: number, part: StreamPart): Promise<StreamCommit> {
+async function mergeStream(
+  wh: Warehouse,
+  runId: number,
+  part: StreamPart,
+  stage?: StreamStage,
+): Promise<StreamCommit> {
   const { table, mode, state } = part;
   const target = table.name;
-  const batch = `temp.${table.batch}`;
+  const staged = `temp.${table.stage}`;
   const cols = table.valueColumns;
   const changed = async (sql: string) => Number((await wh.conn.run(sql)).rowsChanged);
   // The read emits an id at most once per sync (src/read/scan/dedup.ts); the table's ids stay
-  // unique only if the stage's are, so this is checked rather than trusted.
+  // unique only if the loaded rows' are, so this is checked rather than trusted.
   const [twice] = await wh.rows(
-    `SELECT id FROM temp.${table.stage} GROUP BY id HAVING count(*) > 1 LIMIT 1`,
+    `SELECT id FROM ${stage?.direct ? target : staged} GROUP BY id HAVING count(*) > 1 LIMIT 1`,
   );
   if (twice)
     throw new Error(`internal: the read staged the ${target} record ${String(twice.id)} twice`);
-  const deleted =
-    mode === 'full_refresh'
-      ? await changed(`DELETE FROM ${target} WHERE id NOT IN (SELECT id FROM ${batch})`)
-      : 0;
-  const updated = await changed(
-    `UPDATE ${target} AS t SET ${cols.map((c) => `${c} = b.${c}`).join(', ')}
-     FROM ${batch} AS b
-     WHERE t.id = b.id AND t._airbyte_data::VARCHAR IS DISTINCT FROM b._airbyte_data::VARCHAR`,
-  );
-  const inserted = await changed(
-    `INSERT INTO ${target} (id, ${cols.join(', ')})
-     SELECT id, ${cols.join(', ')} FROM ${batch} ANTI JOIN ${target} USING (id)`,
-  );
+  let deleted = 0;
+  let updated = 0;
+  let inserted = stage?.direct ? stage.rowsLoaded : 0;
+  if (!stage?.direct) {
+    if (mode === 'full_refresh')
+      deleted = await changed(`DELETE FROM ${target} WHERE id NOT IN (SELECT id FROM ${staged})`);
+    updated = await changed(
+      `UPDATE ${target} AS t SET ${cols.map((c) => `${c} = s.${c}`).join(', ')}
+       FROM ${staged} AS s
+       WHERE t.id = s.id AND t._airbyte_data::VARCHAR IS DISTINCT FROM s._airbyte_data::VARCHAR`,
+    );
+    inserted = await changed(
+      `INSERT INTO ${target} (id, ${cols.join(', ')})
+       SELECT id, ${cols.join(', ')} FROM ${staged} ANTI JOIN ${target} USING (id)`,
+    );
+  }
   const [{ total }] = await wh.rows(`SELECT count(*)::BIGINT AS total FROM ${target}`);
   // A full-refresh stream's state is empty: it keeps no row in _sync_state.
   if (Object.keys(state).length) {

@@ -1,8 +1,9 @@
 // The warehouse's tables: a stream's typed table derived from its JSON schema, the state and run logs, and staging.
-import { DuckDBAppender, DuckDBTimestampValue } from '@duckdb/node-api';
 import fs from 'fs';
 import type { JSONSchema7, JSONSchema7Definition } from 'json-schema';
 import path from 'path';
+import { MAX_RESPONSE_BYTES } from '../api/client';
+import { ApiRecord } from '../api/types';
 import { parseDateTime } from '../dates';
 import { STREAMS } from '../streams';
 import { RESOURCES_DIR } from '../validators';
@@ -57,16 +58,14 @@ interface TypedField {
  * JSON schema (names kept as spelled there: DuckDB matches identifiers without
  * regard to case, so `launchdate` works in queries too), the whole record as the
  * API sent it (fields the API adds later are kept) and its extraction time.
- * Records are staged page by page in a temp table (never in the database file;
- * it spills to DuckDB's temp directory beyond its memory_limit), every column typed
- * in JS (dates by the connector's own parser, so the table and the cursor agree).
+ * Records are staged page by page as JSON lines, every column typed in JS (see
+ * stageLine), which DuckDB loads into the table (a first sync) or a temp stage
+ * table that the commit merges from (see staging.ts and merge.ts).
  */
 export class StreamTable {
   readonly columns: readonly Column[];
-  /** Pages land here; gone with the process. */
+  /** The temp table of rows to merge (see stageSql); gone with the process. */
   readonly stage: string;
-  /** A view of the staged rows, typed and deduplicated by id, for the commit. */
-  readonly batch: string;
   /** The columns the sync writes, but `id` (user columns are not among them). */
   readonly valueColumns: readonly string[];
   private readonly fields: readonly TypedField[];
@@ -76,7 +75,6 @@ export class StreamTable {
     schema: JSONSchema7,
   ) {
     this.stage = `_${name}_stage`;
-    this.batch = `_${name}_batch`;
     this.fields = Object.entries(schema.properties ?? {}).flatMap(([field, def]) => {
       const typing = columnTyping(def);
       return field !== 'id' && /^[A-Za-z_]\w*$/.test(field) && typing
@@ -107,85 +105,92 @@ export class StreamTable {
     return `CREATE TABLE IF NOT EXISTS ${this.name} (\n${cols.join(',\n')}\n)`;
   }
 
-  /**
-   * The stage has the table's columns, typed in JS while appending (no JSON is parsed
-   * again in DuckDB): timestamps as TIMESTAMP (the appender's fast path; UTC, made
-   * TIMESTAMPTZ by the batch view), amounts as decimal text (cast by the view), the
-   * record as JSON (JSON.stringify's text, stored as is).
-   */
+  /** The temp table a stream's rows are loaded into when its table already has rows: the table's own types. */
   get stageSql(): string {
-    const type = (c: Column): string =>
-      c.type === SQL_TYPE.timestamp
-        ? 'TIMESTAMP'
-        : c.type === SQL_TYPE.strings
-          ? 'JSON'
-          : c.type === SQL_TYPE.decimal
-            ? 'VARCHAR'
-            : c.type;
-    return `CREATE OR REPLACE TEMP TABLE ${this.stage} (\n${this.columns.map((c) => `  ${c.name} ${type(c)}`).join(',\n')}\n)`;
+    return `CREATE OR REPLACE TEMP TABLE ${this.stage} (\n${this.columns.map((c) => `  ${c.name} ${c.type}`).join(',\n')}\n)`;
   }
 
   /**
-   * The staged rows as the table's types: a value of the wrong type is NULL (the JSON keeps it).
-   * Not deduplicated: the read emits an id at most once per sync, which the commit checks.
+   * A record as one line of a stage chunk (see staging.ts): the record itself (the JSON
+   * column) beside each column's value, typed here: timestamps as epoch ms by the
+   * connector's own date parser (so the table and the cursor agree), amounts as decimal
+   * text, strings and lists of strings as they are; a value of the wrong type as null
+   * (the JSON keeps it).
    */
-  get batchSql(): string {
-    const select = (c: Column): string => {
-      if (c.type === SQL_TYPE.timestamp) return `${c.name}::TIMESTAMPTZ AS ${c.name}`;
-      if (c.type === SQL_TYPE.strings) return `${c.name}::VARCHAR[] AS ${c.name}`;
-      if (c.type !== SQL_TYPE.decimal) return c.name;
-      // DuckDB casts text to a 38-digit decimal some 100 times slower than to an
-      // 18-digit one: amounts below 10^9 take the fast path, the rest the slow one.
-      return `coalesce(TRY_CAST(TRY_CAST(${c.name} AS DECIMAL(18, 9)) AS DECIMAL(38, 9)),
-    TRY_CAST(${c.name} AS DECIMAL(38, 9))) AS ${c.name}`;
-    };
-    return `CREATE OR REPLACE TEMP VIEW ${this.batch} AS
-SELECT
-${this.columns.map((c) => `  ${select(c)}`).join(',\n')}
-FROM temp.${this.stage}`;
+  stageLine(received: ApiRecord, at: number): string {
+    let record = received;
+    let line = JSON.stringify(this.row(record, at));
+    // JSON.stringify escapes lone surrogates (as \ud800) and only them; DuckDB's JSON refuses those.
+    if (/\\ud[89a-f]/.test(line)) {
+      record = wellFormed(record) as ApiRecord;
+      line = JSON.stringify(this.row(record, at));
+    }
+    return line;
   }
 
-  /** Appends records to the stage, in its column order. */
-  append(a: DuckDBAppender, records: readonly Offer[]): void {
-    const at = new DuckDBTimestampValue(BigInt(Date.now()) * 1000n);
-    for (const received of records) {
-      let record = received;
-      let data = JSON.stringify(record);
-      // JSON.stringify escapes lone surrogates (as \ud800) and only them; DuckDB's JSON refuses those.
-      if (/\\ud[89a-f]/.test(data)) {
-        record = wellFormed(record) as Offer;
-        data = JSON.stringify(record);
-      }
-      a.appendVarchar(record.id);
-      for (const f of this.fields) {
-        const value = record[f.name];
-        if (f.typing === 'timestamp') {
-          const ms = parseDateTime(value);
-          if (ms === undefined) a.appendNull();
-          else a.appendTimestamp(new DuckDBTimestampValue(BigInt(ms) * 1000n));
-        } else if (f.typing === 'decimal') {
-          const text = decimalText(value);
-          if (text === null) a.appendNull();
-          else a.appendVarchar(text);
-        } else if (f.typing === 'string') {
-          if (typeof value === 'string') a.appendVarchar(value);
-          else a.appendNull();
-        } else if (
-          Array.isArray(value) &&
-          value.every((v) => v === null || typeof v === 'string')
-        ) {
-          a.appendVarchar(JSON.stringify(value));
-        } else a.appendNull();
-      }
-      a.appendVarchar(data);
-      a.appendTimestamp(at);
-      a.endRow();
-    }
+  private row(record: ApiRecord, at: number): Record<string, unknown> {
+    const row: Record<string, unknown> = { id: record.id };
+    for (const f of this.fields) row[f.name] = typedValue(f.typing, record[f.name]);
+    row._airbyte_data = record;
+    row._airbyte_extracted_at = at;
+    return row;
+  }
+
+  /**
+   * Loads one stage chunk (the statement's parameter $1) into `into` with DuckDB's JSON reader,
+   * each value cast to its column's type. DuckDB casts text to a 38-digit decimal some 100 times
+   * slower than to an 18-digit one: amounts below 10^9 take the fast path, the rest the slow one.
+   */
+  loadSql(into: string): string {
+    const json: Record<Typing, string> = {
+      timestamp: 'BIGINT',
+      decimal: 'VARCHAR',
+      strings: 'VARCHAR[]',
+      string: 'VARCHAR',
+    };
+    const typings: [string, Typing | 'json'][] = [
+      ['id', 'string'],
+      ...this.fields.map((f): [string, Typing] => [f.name, f.typing]),
+      ['_airbyte_data', 'json'],
+      ['_airbyte_extracted_at', 'timestamp'],
+    ];
+    const select = ([name, typing]: [string, Typing | 'json']): string => {
+      if (typing === 'timestamp') return `epoch_ms(${name})::TIMESTAMPTZ`;
+      if (typing !== 'decimal') return name;
+      return `coalesce(TRY_CAST(TRY_CAST(${name} AS DECIMAL(18, 9)) AS DECIMAL(38, 9)),
+    TRY_CAST(${name} AS DECIMAL(38, 9)))`;
+    };
+    const columns = typings
+      .map(([name, typing]) => `${name}: '${typing === 'json' ? 'JSON' : json[typing]}'`)
+      .join(', ');
+    return `INSERT INTO ${into} (${typings.map(([name]) => name).join(', ')})
+SELECT ${typings.map(select).join(',\n  ')}
+FROM read_json($1, format = 'newline_delimited', maximum_object_size = ${MAX_STAGE_LINE},
+  columns = {${columns}})`;
   }
 }
 
-/** A record as staged: its id and its fields. */
-type Offer = { id: string; [field: string]: unknown };
+/**
+ * The longest stage line DuckDB reads (its JSON reader holds twice this per thread): a
+ * record is at most a whole response, and its line holds it and its typed copies.
+ */
+const MAX_STAGE_LINE = 2 * MAX_RESPONSE_BYTES + 1024 * 1024;
+
+/** A field's value as its stage line holds it (see stageLine). */
+function typedValue(typing: Typing, value: unknown): unknown {
+  switch (typing) {
+    case 'timestamp':
+      return parseDateTime(value) ?? null;
+    case 'decimal':
+      return decimalText(value);
+    case 'string':
+      return typeof value === 'string' ? value : null;
+    case 'strings':
+      return Array.isArray(value) && value.every((v) => v === null || typeof v === 'string')
+        ? value
+        : null;
+  }
+}
 
 /** The table of a stream whose JSON schema is resources/schemas/<name>.json. */
 export function streamTable(name: string): StreamTable {

@@ -1,0 +1,209 @@
+// A stream's rows on their way into DuckDB: newline-delimited JSON chunk files beside the
+// database, each loaded by DuckDB's JSON reader (on its own thread) while the read goes on.
+import fs from 'fs';
+import path from 'path';
+import { ApiRecord } from '../api/types';
+import type { Warehouse } from './database';
+import { StreamTable } from './schema';
+
+/** A chunk is closed, and can be loaded, once it holds this much text. */
+export const CHUNK_BYTES = 16 * 1024 * 1024;
+
+/** Where a sync of `db` stages its rows; a sync's own (DuckDB's lock on `db` keeps it so). */
+export function stageDir(db: string): string {
+  return `${path.resolve(db)}.stage`;
+}
+
+/**
+ * One stream's staged rows. Appending a page is one synchronous write of its rows'
+ * JSON lines (typed by StreamTable.stageLine); the closed chunks wait for
+ * `takeClosed` and are kept until the commit, so a rolled-back load can be run again.
+ */
+export class StreamStage {
+  /** Every closed chunk, in order. */
+  readonly chunks: string[] = [];
+  /** Chunks loaded into the open transaction. */
+  loaded = 0;
+  /** Rows the loads of the open transaction wrote. */
+  rowsLoaded = 0;
+  private fd?: number;
+  private bytes = 0;
+
+  constructor(
+    readonly table: StreamTable,
+    private readonly dir: string,
+    /** Loads go straight into the stream's table (it was empty); otherwise into its temp stage. */
+    readonly direct: boolean,
+    private readonly chunkBytes = CHUNK_BYTES,
+  ) {}
+
+  /** Appends records, all extracted at `at` (epoch ms). */
+  write(records: readonly ApiRecord[], at: number): void {
+    if (!records.length) return;
+    let text = '';
+    for (const record of records) text += this.table.stageLine(record, at) + '\n';
+    this.fd ??= fs.openSync(this.chunkPath(this.chunks.length), 'w');
+    fs.writeSync(this.fd, text);
+    this.bytes += Buffer.byteLength(text);
+    if (this.bytes >= this.chunkBytes) this.close();
+  }
+
+  /** Closes the chunk being written, if any; it can then be loaded. */
+  close(): void {
+    if (this.fd === undefined) return;
+    fs.closeSync(this.fd);
+    this.fd = undefined;
+    this.bytes = 0;
+    this.chunks.push(this.chunkPath(this.chunks.length));
+  }
+
+  /** The load of one chunk, its path the statement's only parameter. */
+  get loadSql(): string {
+    return this.table.loadSql(this.direct ? this.table.name : `temp.${this.table.stage}`);
+  }
+
+  private chunkPath(index: number): string {
+    return path.join(this.dir, `${this.table.name}-${String(index).padStart(5, '0')}.ndjson`);
+  }
+}
+
+/** DuckDB's words when a statement could not get the memory it needed. */
+const OUT_OF_MEMORY = /Out of Memory Error|failed to allocate data|failed to pin block/;
+
+/**
+ * Every stream's stage, and the one transaction they are loaded in. Chunks are
+ * loaded one at a time, in the background of the read; the commit's work runs
+ * in the same transaction after the last load. A load or commit that runs out of
+ * memory rolls everything back and runs again from the chunks under the wider
+ * memory bound (Warehouse.widenMemory); anything else that fails is rolled back.
+ */
+export class Staging {
+  private readonly stages = new Map<string, StreamStage>();
+  private readonly dir: string;
+  private open = false;
+  /** The load in flight, if any (it never rejects: its error is kept in `failure`). */
+  private loading?: Promise<void>;
+  private failure?: unknown;
+
+  constructor(
+    private readonly wh: Warehouse,
+    private readonly chunkBytes = CHUNK_BYTES,
+  ) {
+    this.dir = stageDir(wh.file);
+  }
+
+  /** A stream's stage, once it has rows. */
+  stage(stream: string): StreamStage | undefined {
+    return this.stages.get(stream);
+  }
+
+  /** Stages a page; a chunk it closes starts loading once the load before it is done. */
+  async write(table: StreamTable, records: readonly ApiRecord[]): Promise<void> {
+    if (!records.length) return;
+    let stage = this.stages.get(table.name);
+    if (!stage) {
+      fs.mkdirSync(this.dir, { recursive: true });
+      stage = new StreamStage(table, this.dir, await this.isEmpty(table), this.chunkBytes);
+      this.stages.set(table.name, stage);
+    }
+    const closed = stage.chunks.length;
+    stage.write(records, Date.now());
+    if (stage.chunks.length === closed) return;
+    await this.settled();
+    this.loading = this.loadClosed().catch((err: unknown) => {
+      this.failure = err;
+    });
+  }
+
+  /**
+   * Loads what is left and runs `work` in the loads' transaction, then commits it.
+   * Out of memory anywhere: everything is rolled back and run once more, wider.
+   */
+  async commit<T>(work: () => Promise<T>): Promise<T> {
+    await this.settled();
+    for (const stage of this.stages.values()) stage.close();
+    try {
+      await this.loadClosed();
+      const result = await work();
+      await this.wh.conn.run('COMMIT');
+      this.open = false;
+      return result;
+    } catch (err) {
+      await this.rollback();
+      if (!(await this.widened(err))) throw err;
+      await this.loadClosed();
+      const result = await work();
+      await this.wh.conn.run('COMMIT');
+      this.open = false;
+      return result;
+    }
+  }
+
+  /** Rolls back what was loaded and removes the chunks: the sync saves nothing. */
+  async abandon(): Promise<void> {
+    await this.loading;
+    await this.rollback();
+    this.remove();
+  }
+
+  /** Removes the chunks (after a commit). */
+  remove(): void {
+    for (const stage of this.stages.values()) stage.close();
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** Waits for the load in flight; its failure is thrown here. */
+  private async settled(): Promise<void> {
+    await this.loading;
+    this.loading = undefined;
+    const failure = this.failure;
+    this.failure = undefined;
+    if (failure !== undefined) throw failure;
+  }
+
+  /** Loads every closed chunk not loaded yet, in the open transaction (begun if need be). */
+  private async loadClosed(): Promise<void> {
+    try {
+      await this.loadOnce();
+    } catch (err) {
+      await this.rollback();
+      if (!(await this.widened(err))) throw err;
+      await this.loadOnce();
+    }
+  }
+
+  private async loadOnce(): Promise<void> {
+    if (!this.open) {
+      await this.wh.conn.run('BEGIN TRANSACTION');
+      this.open = true;
+    }
+    for (const stage of this.stages.values()) {
+      while (stage.loaded < stage.chunks.length) {
+        const result = await this.wh.conn.run(stage.loadSql, [stage.chunks[stage.loaded]]);
+        stage.rowsLoaded += Number(result.rowsChanged);
+        stage.loaded++;
+      }
+    }
+  }
+
+  /** Ends the open transaction, if any, undoing every load (they are run again from the chunks). */
+  private async rollback(): Promise<void> {
+    if (!this.open) return;
+    this.open = false;
+    await this.wh.conn.run('ROLLBACK').catch(() => undefined);
+    for (const stage of this.stages.values()) {
+      stage.loaded = 0;
+      stage.rowsLoaded = 0;
+    }
+  }
+
+  /** True when `err` was DuckDB running out of memory and the bound could be widened. */
+  private async widened(err: unknown): Promise<boolean> {
+    return OUT_OF_MEMORY.test(String(err)) && (await this.wh.widenMemory());
+  }
+
+  private async isEmpty(table: StreamTable): Promise<boolean> {
+    const [{ n }] = await this.wh.rows(`SELECT count(*)::INTEGER AS n FROM ${table.name}`);
+    return Number(n) === 0;
+  }
+}
