@@ -119,21 +119,16 @@ export class StreamTable {
    */
   stageLine(received: ApiRecord, at: number): string {
     let record = received;
-    let line = JSON.stringify(this.row(record, at));
+    let data = JSON.stringify(record);
     // JSON.stringify escapes lone surrogates (as \ud800) and only them; DuckDB's JSON refuses those.
-    if (/\\ud[89a-f]/.test(line)) {
+    if (data.includes('\\ud') && /\\ud[89a-f]/.test(data)) {
       record = wellFormed(record) as ApiRecord;
-      line = JSON.stringify(this.row(record, at));
+      data = JSON.stringify(record);
     }
-    return line;
-  }
-
-  private row(record: ApiRecord, at: number): Record<string, unknown> {
-    const row: Record<string, unknown> = { id: record.id };
-    for (const f of this.fields) row[f.name] = typedValue(f.typing, record[f.name]);
-    row._airbyte_data = record;
-    row._airbyte_extracted_at = at;
-    return row;
+    // Built as text: field names are plain identifiers (see the constructor).
+    let line = `{"id":${JSON.stringify(record.id)}`;
+    for (const f of this.fields) line += `,"${f.name}":${typedJson(f.typing, record[f.name])}`;
+    return `${line},"_airbyte_data":${data},"_airbyte_extracted_at":${at}}`;
   }
 
   /**
@@ -176,19 +171,21 @@ FROM read_json($1, format = 'newline_delimited', maximum_object_size = ${MAX_STA
  */
 const MAX_STAGE_LINE = 2 * MAX_RESPONSE_BYTES + 1024 * 1024;
 
-/** A field's value as its stage line holds it (see stageLine). */
-function typedValue(typing: Typing, value: unknown): unknown {
+/** A field's value as its stage line holds it, as JSON text (see stageLine). */
+function typedJson(typing: Typing, value: unknown): string {
   switch (typing) {
     case 'timestamp':
-      return parseDateTime(value) ?? null;
-    case 'decimal':
-      return decimalText(value);
+      return String(parseDateTime(value) ?? null);
+    case 'decimal': {
+      const text = decimalText(value);
+      return text === null ? 'null' : `"${text}"`; // digits, sign, point and exponent only
+    }
     case 'string':
-      return typeof value === 'string' ? value : null;
+      return typeof value === 'string' ? JSON.stringify(value) : 'null';
     case 'strings':
       return Array.isArray(value) && value.every((v) => v === null || typeof v === 'string')
-        ? value
-        : null;
+        ? JSON.stringify(value)
+        : 'null';
   }
 }
 
