@@ -338,6 +338,8 @@ export interface Tuning {
   beforeCommit?: () => void;
   /** `sync`: how much text a stage chunk holds before DuckDB loads it (default 16 MiB). */
   stageChunkBytes?: number;
+  /** `sync`: DuckDB's first memory_limit, default DUCKDB_MEMORY_LIMIT (tests make it run out). */
+  duckdbMemoryLimit?: string;
 }
 
 export function resolveConfig(raw: RawConfig, tuning: Tuning = {}): GoKartConfig {

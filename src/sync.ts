@@ -177,7 +177,7 @@ async function syncWith(
   }));
   const incremental = sinkStreams.filter((s) => s.mode === 'incremental').map((s) => s.name);
 
-  const wh = await Warehouse.open(db, opts.tuning?.beforeCommit);
+  const wh = await Warehouse.open(db, opts.tuning);
   try {
     const state = incremental.length ? await wh.loadStates(incremental) : [];
     const runId = await wh.startRun(mode);

@@ -450,6 +450,22 @@ describe('sync into DuckDB', () => {
     ]);
   });
 
+  test('a sync that runs DuckDB out of memory is rolled back and run again with more', async () => {
+    const sim = await startSim({ offers: 1500 });
+    const config = configFor(sim, { page_size: 50 });
+    const db = newDb();
+    // 24MB cannot hold the JSON reader's buffer: the first load fails, everything loaded is
+    // rolled back, and the chunks are loaded again under the wide bound.
+    const run = await sync(['--config', config, '--db', db, ...OFFERS_ONLY], {
+      env: { TEST_DUCKDB_MEMORY_LIMIT: '24MB' },
+    });
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    await expectTable(db, sim.offers());
+    expect((await runsOf(db)).map((r) => [r.outcome, r.inserted])).toEqual([['succeeded', 1500]]);
+    expect(fs.existsSync(`${db}.stage`)).toBe(false);
+  });
+
   test('a sync killed inside its commit leaves rows and state as they were', async () => {
     const sim = await startSim({ offers: 500 });
     const config = configFor(sim, { lookback_days: 3650 });

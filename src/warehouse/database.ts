@@ -1,6 +1,7 @@
 // The open DuckDB file: tables made or checked on open, queries, and a stream's saved state.
 import { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import fs from 'fs';
+import type { Tuning } from '../config';
 import { connectDuckDb, duckMessage, precheck, WarehouseError } from './files';
 import { commit, StreamPart } from './merge';
 import { failRun, markInterrupted, startRun, StreamCommit, SyncModeName } from './runs';
@@ -10,14 +11,16 @@ import { stageDir, Staging } from './staging';
 export const DEFAULT_DB = './gokart-offers.duckdb';
 
 /**
- * DuckDB's own memory, bounded (its default is 80% of the machine): staged pages and
- * the merge's joins spill to `<db>.tmp` beyond it, and DuckDB caches blocks up to it, so
- * the bound is most of what a sync's memory costs beyond the read. A commit that still
- * runs out of memory is rolled back whole and run once more under the wide bound: the
- * merge into a wide table (offer_details, about 1.4 KB a record) ran out at 64MB on 2,000
- * records and at 128MB on 20,000, and 1GB took 100,000. An index must fit in memory, so
- * a stream table with one (a user's, or the primary key of tables made by earlier
- * versions) lifts the bound to DuckDB's default. See docs/gokart.md (memory).
+ * DuckDB's own memory, bounded (its default is 80% of the machine): the merge's joins
+ * spill to `<db>.tmp` beyond it, and DuckDB caches blocks up to it. Its JSON reader (the
+ * loads, see staging.ts) holds a 34 MiB buffer within it. It is not all DuckDB takes:
+ * loading 1,000,000 offers into a table took some 140 MiB more, which no setting tried
+ * lowered (threads, memory_limit, allocator flush thresholds, glibc's arenas). A load or
+ * commit that runs out of memory is rolled back whole and run again from the staged
+ * chunks under the wide bound: the merge into a wide table (offer_details, about 1.4 KB a
+ * record) ran out at 64MB on 20,000 records. An index must fit in memory, so a stream
+ * table with one (a user's, or the primary key of tables made by earlier versions) lifts
+ * the bound to DuckDB's default. See docs/gokart.md (memory).
  */
 export const DUCKDB_MEMORY_LIMIT = '64MB';
 export const DUCKDB_MEMORY_LIMIT_WIDE = '1GB';
@@ -38,7 +41,7 @@ export class Warehouse {
   ) {}
 
   /** Opens (or creates) the database and its tables; WarehouseError says what is wrong. */
-  static async open(file: string, beforeCommit?: () => void): Promise<Warehouse> {
+  static async open(file: string, tuning: Tuning = {}): Promise<Warehouse> {
     precheck(file);
     const { instance, conn } = await connectDuckDb(file, {
       threads: String(DUCKDB_THREADS),
@@ -46,12 +49,12 @@ export class Warehouse {
       preserve_insertion_order: 'false',
     });
     try {
-      const wh = new Warehouse(file, instance, conn, beforeCommit);
+      const wh = new Warehouse(file, instance, conn, tuning.beforeCommit);
       await wh.checkTables();
       await conn.run(SCHEMA_SQL);
       if (!(await wh.indexed())) {
-        await conn.run(`SET memory_limit = '${DUCKDB_MEMORY_LIMIT}'`);
-        wh.memoryBound = DUCKDB_MEMORY_LIMIT;
+        wh.memoryBound = tuning.duckdbMemoryLimit ?? DUCKDB_MEMORY_LIMIT;
+        await conn.run(`SET memory_limit = '${wh.memoryBound}'`);
       }
       await markInterrupted(wh);
       // A sync killed while staging left its chunks; with the file locked, no sync is using them.
@@ -110,7 +113,8 @@ export class Warehouse {
 
   /** Lifts a low memory_limit to the wide one; false when there is nothing to lift. */
   async widenMemory(): Promise<boolean> {
-    if (this.memoryBound !== DUCKDB_MEMORY_LIMIT) return false;
+    if (this.memoryBound === undefined || this.memoryBound === DUCKDB_MEMORY_LIMIT_WIDE)
+      return false;
     await this.conn.run(`SET memory_limit = '${DUCKDB_MEMORY_LIMIT_WIDE}'`);
     this.memoryBound = DUCKDB_MEMORY_LIMIT_WIDE;
     return true;

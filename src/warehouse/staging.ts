@@ -122,20 +122,17 @@ export class Staging {
   async commit<T>(work: () => Promise<T>): Promise<T> {
     await this.settled();
     for (const stage of this.stages.values()) stage.close();
-    try {
-      await this.loadClosed();
-      const result = await work();
-      await this.wh.conn.run('COMMIT');
-      this.open = false;
-      return result;
-    } catch (err) {
-      await this.rollback();
-      if (!(await this.widened(err))) throw err;
-      await this.loadClosed();
-      const result = await work();
-      await this.wh.conn.run('COMMIT');
-      this.open = false;
-      return result;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.loadClosed();
+        const result = await work();
+        await this.wh.conn.run('COMMIT');
+        this.open = false;
+        return result;
+      } catch (err) {
+        await this.rollback();
+        if (attempt > 1 || !(await this.widened(err))) throw err;
+      }
     }
   }
 
