@@ -102,6 +102,7 @@ export class Staging {
     if (!records.length) return;
     let stage = this.stages.get(table.name);
     if (!stage) {
+      await this.settled(); // one statement at a time on the connection
       fs.mkdirSync(this.dir, { recursive: true });
       stage = new StreamStage(table, this.dir, await this.isEmpty(table), this.chunkBytes);
       this.stages.set(table.name, stage);
