@@ -135,7 +135,7 @@ describe('SeenIds', () => {
       false,
       true,
     ]);
-    expect([seen.emit('a'), seen.emit('a')]).toEqual([true, false]);
+    expect([seen.emit('a'), seen.emit('a'), seen.observe('a', 1)]).toEqual([true, false, false]);
     // Pass 2 counts 'a' again, and emitting it before does not change that, nor the reverse.
     expect([seen.observe('a', 2), seen.observe('a', 2)]).toEqual([true, false]);
     expect([seen.emit('a'), seen.emit('b'), seen.emit('c')]).toEqual([false, true, true]);
