@@ -1,5 +1,6 @@
 import { OffersPage } from '../../api/types';
 import { ConnectorError } from '../../errors';
+import { SeenIds } from './seen-ids';
 
 /**
  * The completeness accounting of one pass, and its inventory watch. A pass
@@ -13,10 +14,12 @@ import { ConnectorError } from '../../errors';
  * A sorted scan that stops early proves the first and the last for the pages it read.
  * The ledger also notes when totalCount changes may have shifted unread offers
  * onto pages already read (a drop, or any change while pages were read in
- * parallel): then the pass must be read again. It holds one pass's ids only.
+ * parallel): then the pass must be read again. Distinct ids are counted in the
+ * scan's SeenIds, which notes the last pass that observed each id.
  */
 export class PassLedger {
-  private readonly ids = new Set<string>();
+  /** Distinct ids observed in this pass. */
+  private distinct = 0;
   private baseline = -1;
   private highest = 0;
   private latest = 0;
@@ -26,6 +29,12 @@ export class PassLedger {
   itemsRead = 0;
   /** How totalCount changed if that may have hidden offers; undefined otherwise. */
   unstable?: string;
+
+  /** `pass`: this pass's number in the scan (1, 2, …), unique per `seen`. */
+  constructor(
+    private readonly seen: SeenIds,
+    private readonly pass: number,
+  ) {}
 
   /** The pages a page's totalCount and pageSize allow, never more than its totalPages. */
   static pagesFor(page: OffersPage): number {
@@ -50,7 +59,7 @@ export class PassLedger {
     this.highest = Math.max(this.highest, total);
     this.latest = total;
     this.itemsRead += page.items.length;
-    for (const offer of page.items) this.ids.add(offer.id);
+    for (const offer of page.items) if (this.seen.observe(offer.id, this.pass)) this.distinct++;
     this.last = page;
     this.misfitPage ??= PassLedger.misfit(page, index);
   }
@@ -59,8 +68,8 @@ export class PassLedger {
   verdict(atEnd: boolean, index: number): string | undefined {
     if (this.misfitPage) return this.misfitPage;
     const needed = Math.min(this.baseline, this.itemsRead - (this.highest - this.baseline));
-    if (this.ids.size < needed) {
-      return `distinct ids ${this.ids.size} of ${needed} expected: pages 0–${index} repeat offers (${this.itemsRead} read, totalCount ${this.latest})`;
+    if (this.distinct < needed) {
+      return `distinct ids ${this.distinct} of ${needed} expected: pages 0–${index} repeat offers (${this.itemsRead} read, totalCount ${this.latest})`;
     }
     if (atEnd && this.itemsRead < this.latest) {
       return `pages 0–${index} cover ${this.itemsRead} of totalCount ${this.latest}`;

@@ -3,6 +3,7 @@ import { ApiError, ConnectorError } from '../../errors';
 import { checkPaging, PassLedger } from './completeness';
 import { Dedup } from './dedup';
 import { Prefetch } from './prefetch';
+import { SeenIds } from './seen-ids';
 import { SortOrder } from './sort-order';
 import { PageWindow } from './window';
 
@@ -58,7 +59,9 @@ class SortRejected extends Error {}
  * - Prefetch: how many pages are in flight (PageWindow holds them).
  */
 export class Scanner {
-  private readonly dedup = new Dedup();
+  /** Every id the scan met, held once for all passes and Dedup. */
+  private readonly seen = new SeenIds();
+  private readonly dedup = new Dedup(this.seen);
   private readonly prefetch: Prefetch;
   private sortSupported = true;
   readonly stats: ScanStats = { requests: 0, passes: 0, earlyStop: false };
@@ -124,7 +127,7 @@ export class Scanner {
     const { threshold, time } = this.plan;
     const order = new SortOrder(threshold !== undefined && this.sortSupported, this.hooks);
     const window = new PageWindow(this.fetchPage, order.sorted, () => this.stats.requests++);
-    const ledger = new PassLedger();
+    const ledger = new PassLedger(this.seen, this.stats.passes);
     try {
       let previousPage: OffersPage | undefined;
       let width = this.prefetch.initial(order.sorted);
