@@ -77,6 +77,21 @@ function sync(
 
 const OFFERS_ONLY = ['--streams', 'offers'];
 
+/** Runs a sync and kills it (SIGKILL) once the simulator has served `served` requests. */
+async function syncKilledAfter(
+  sim: GoKartSimulator,
+  served: number,
+  args: string[],
+): Promise<void> {
+  let child: ChildProcess | undefined;
+  sim.onRequest((_entry, count) => {
+    if (count === served) child?.kill('SIGKILL');
+  });
+  const run = await sync(args, { onStart: (c) => (child = c) });
+  sim.onRequest(undefined);
+  expect(run.signal).toBe('SIGKILL');
+}
+
 async function syncOk(config: string, db: string, ...more: string[]): Promise<string> {
   const run = await sync(['--config', config, '--db', db, ...more]);
   if (run.code !== 0) throw new Error(`sync exited ${run.code}: ${run.stderr}`);
@@ -399,15 +414,7 @@ describe('sync into DuckDB', () => {
 
     // Kill after 40 of the ~100 pages were served.
     sim.resetStats();
-    let child: ChildProcess | undefined;
-    sim.onRequest((_entry, served) => {
-      if (served === 40) child?.kill('SIGKILL');
-    });
-    const run = await sync(['--config', config, '--db', killed, ...OFFERS_ONLY], {
-      onStart: (c) => (child = c),
-    });
-    sim.onRequest(undefined);
-    expect(run.signal).toBe('SIGKILL');
+    await syncKilledAfter(sim, 40, ['--config', config, '--db', killed, ...OFFERS_ONLY]);
     expect(fs.readdirSync(`${killed}.stage`).length).toBeGreaterThan(5); // chunks were staged
     expect(await snapshot(killed)).toEqual(before); // nothing half-written, state unchanged
 
@@ -427,15 +434,7 @@ describe('sync into DuckDB', () => {
     const sim = await startSim({ offers: 3000, latencyMs: 10 });
     const config = configFor(sim, { page_size: 50 });
     const db = newDb();
-    let child: ChildProcess | undefined;
-    sim.onRequest((_entry, served) => {
-      if (served === 40) child?.kill('SIGKILL');
-    });
-    const run = await sync(['--config', config, '--db', db, ...OFFERS_ONLY], {
-      onStart: (c) => (child = c),
-    });
-    sim.onRequest(undefined);
-    expect(run.signal).toBe('SIGKILL');
+    await syncKilledAfter(sim, 40, ['--config', config, '--db', db, ...OFFERS_ONLY]);
     // Pages of 50 offers fill an 8 KiB chunk each: dozens were staged, and loaded one after
     // the other into the open transaction.
     expect(fs.readdirSync(`${db}.stage`).length).toBeGreaterThan(20);
