@@ -145,4 +145,35 @@ describe('SeenIds', () => {
       true,
     ]);
   });
+
+  it('agrees with a Map and a Set when pages are observed whole and emitted in order, with skips and strays', () => {
+    const rnd = random(23);
+    const seen = new SeenIds();
+    const lastPass = new Map<string, number>();
+    const emitted = new Set<string>();
+    const pool = Array.from({ length: 400 }, (_, i) => `offer-${i}`);
+    const pick = () => pool[Math.floor(rnd() * pool.length)];
+    for (let pass = 1; pass <= 4; pass++) {
+      for (let p = 0; p < 60; p++) {
+        // Pages may repeat ids, within the page and across pages and passes.
+        const items = Array.from({ length: Math.floor(rnd() * 30) }, () => ({ id: pick() }));
+        let fresh = 0;
+        for (const { id } of items) {
+          if (lastPass.get(id) !== pass) fresh++;
+          lastPass.set(id, pass);
+        }
+        expect(seen.observePage(items, pass)).toBe(fresh);
+        // The scan emits a page's records in order, some filtered out; strays test the fallback.
+        for (const { id } of items) {
+          if (rnd() < 0.3) continue;
+          const stray = rnd() < 0.05 ? pick() : undefined;
+          for (const emit of stray === undefined ? [id] : [stray, id]) {
+            expect(seen.emit(emit)).toBe(!emitted.has(emit));
+            emitted.add(emit);
+          }
+        }
+      }
+    }
+    expect(emitted.size).toBeGreaterThan(300);
+  });
 });

@@ -59,7 +59,7 @@ export class PassLedger {
     this.highest = Math.max(this.highest, total);
     this.latest = total;
     this.itemsRead += page.items.length;
-    for (const offer of page.items) if (this.seen.observe(offer.id, this.pass)) this.distinct++;
+    this.distinct += this.seen.observePage(page.items, this.pass);
     this.last = page;
     this.misfitPage ??= PassLedger.misfit(page, index);
   }
