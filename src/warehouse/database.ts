@@ -6,7 +6,7 @@ import { connectDuckDb, duckMessage, precheck, WarehouseError } from './files';
 import { commit, StreamPart } from './merge';
 import { failRun, markInterrupted, startRun, StreamCommit, SyncModeName } from './runs';
 import { SCHEMA_SQL, STATE_TABLE, StreamTable, TABLES } from './schema';
-import { stageDir, Staging } from './staging';
+import { LOAD_THREADS, stageDir, Staging } from './staging';
 
 export const DEFAULT_DB = './gokart-offers.duckdb';
 
@@ -24,11 +24,6 @@ export const DEFAULT_DB = './gokart-offers.duckdb';
  */
 export const DUCKDB_MEMORY_LIMIT = '64MB';
 export const DUCKDB_MEMORY_LIMIT_WIDE = '1GB';
-/**
- * One thread: the loads run beside the read (which has the other core), and DuckDB's JSON
- * reader holds a 34 MiB buffer per thread, which two would not fit in memory_limit.
- */
-const DUCKDB_THREADS = 1;
 
 /** An open warehouse. One process at a time: DuckDB locks the file. */
 export class Warehouse {
@@ -44,7 +39,7 @@ export class Warehouse {
   static async open(file: string, tuning: Tuning = {}): Promise<Warehouse> {
     precheck(file);
     const { instance, conn } = await connectDuckDb(file, {
-      threads: String(DUCKDB_THREADS),
+      threads: String(LOAD_THREADS),
       // Rows need no particular order in a table; not keeping it lets inserts stream.
       preserve_insertion_order: 'false',
     });

@@ -93,10 +93,6 @@ export class StreamTable {
     this.valueColumns = this.columns.slice(1).map((c) => c.name);
   }
 
-  get columnList(): string {
-    return this.columns.map((c) => c.name).join(', ');
-  }
-
   /** The table's DDL, made once: commits merge into it, never rebuild it. */
   get createSql(): string {
     const cols = this.columns.map(

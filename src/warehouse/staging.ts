@@ -17,8 +17,8 @@ export function stageDir(db: string): string {
 
 /**
  * One stream's staged rows. Appending a page is one synchronous write of its rows'
- * JSON lines (typed by StreamTable.stageLine); the closed chunks wait for
- * `takeClosed` and are kept until the commit, so a rolled-back load can be run again.
+ * JSON lines (typed by StreamTable.stageLine); closed chunks are loaded by Staging and
+ * kept until the commit, so a rolled-back load can be run again.
  */
 export class StreamStage {
   /** Every closed chunk, in order. */
@@ -69,6 +69,13 @@ export class StreamStage {
 }
 
 /**
+ * DuckDB's threads for the loads, and so the database's from its open (database.ts): the JSON
+ * reader holds a 34 MiB buffer per thread, which two would not fit in memory_limit, and the
+ * read has the other core.
+ */
+export const LOAD_THREADS = 1;
+
+/**
  * DuckDB's threads for the commit's merge: its joins over a large table take half the time on
  * two (an incremental of 5,807 offers into 1,000,000 rows: 0.26 s instead of 0.43 s).
  */
@@ -88,8 +95,8 @@ export class Staging {
   private readonly stages = new Map<string, StreamStage>();
   private readonly dir: string;
   private open = false;
-  /** DuckDB's threads as last set here; the database opens with one. */
-  private threads = 1;
+  /** DuckDB's threads as last set here; the database opens with LOAD_THREADS. */
+  private threads = LOAD_THREADS;
   /** The load in flight, if any (it never rejects: its error is kept in `failure`). */
   private loading?: Promise<void>;
   private failure?: unknown;
@@ -181,7 +188,7 @@ export class Staging {
   }
 
   private async loadOnce(): Promise<void> {
-    await this.useThreads(1);
+    await this.useThreads(LOAD_THREADS);
     if (!this.open) {
       await this.wh.conn.run('BEGIN TRANSACTION');
       this.open = true;
