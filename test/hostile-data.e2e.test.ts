@@ -226,6 +226,51 @@ describe('a field of the wrong type', () => {
   });
 });
 
+describe('amounts', () => {
+  it('are exact in DECIMAL(38,9) from a JSON number or a numeric string, else NULL', async () => {
+    const amounts: unknown[] = [
+      7659.68,
+      ' 12.50 ',
+      '-0.5',
+      1e21,
+      123.456789012345,
+      '123456789012345678901234567890.123',
+      '+5',
+      'abc',
+      true,
+      [1],
+      1e30,
+      null,
+    ];
+    const offers = generateOffers(amounts.length, 9).map((o, i) => ({
+      ...o,
+      budgetAmount: amounts[i],
+    }));
+    reset(offers as unknown as Offer[]);
+    const db = path.join(tmp.dir, 'amounts.duckdb');
+    expect(await sync(config(), db, '--full-refresh')).toMatchObject({ code: 0, stderr: '' });
+    const rows = await queryDb<{ id: string; amount: string | null }>(
+      db,
+      `SELECT id, budgetAmount::VARCHAR AS amount FROM offers`,
+    );
+    const byId = new Map(rows.map((r) => [r.id, r.amount]));
+    expect(offers.map((o) => byId.get(o.id))).toEqual([
+      '7659.680000000',
+      '12.500000000',
+      '-0.500000000',
+      '1000000000000000000000.000000000',
+      '123.456789012',
+      null, // 30 digits before the point: more than DECIMAL(38,9) holds (the JSON keeps it)
+      null, // '+5', 'abc', true and [1]: not an amount
+      null,
+      null,
+      null,
+      null, // 1e30: too large
+      null,
+    ]);
+  });
+});
+
 describe('a failed write to DuckDB', () => {
   it('is reported as a warehouse failure, not a read failure', async () => {
     const offers = generateOffers(10, 6);

@@ -15,9 +15,14 @@ afterAll(() => tmp.remove());
 const OOM = 'Out of Memory Error: failed to allocate data of size 34.0 MiB (1.6 MiB/22.8 MiB used)';
 const offers = TABLES.get('offers')!;
 
-/** A warehouse whose connection logs statements; `failAt(what, n)` makes the n-th statement of that kind throw `error`. */
+/**
+ * A warehouse whose connection logs statements; `failAt(what, n)` makes the n-th statement of
+ * that kind throw `error`, and `loseRowAt(n)` makes the n-th load write one row fewer than its
+ * chunk has lines.
+ */
 function fakeWarehouse(name: string) {
   const log: string[] = [];
+  let lossyLoad = 0;
   let widenings = 0;
   const faults: { what: RegExp; at: number; error: string }[] = [];
   const calls = new Map<string, number>(); // by kind: `load`, `work`, ...
@@ -40,7 +45,7 @@ function fakeWarehouse(name: string) {
         }
         log.push(label);
         const rows = params ? fs.readFileSync(params[0], 'utf8').trim().split('\n').length : 0;
-        return { rowsChanged: rows };
+        return { rowsChanged: kind === 'load' && n === lossyLoad ? rows - 1 : rows };
       },
     },
     rows: async () => [{ n: 0 }],
@@ -50,6 +55,7 @@ function fakeWarehouse(name: string) {
     wh: wh as unknown as Warehouse,
     log,
     failAt: (what: RegExp, at: number, error = OOM) => faults.push({ what, at, error }),
+    loseRowAt: (at: number) => (lossyLoad = at),
   };
 }
 
@@ -142,5 +148,18 @@ describe('staging', () => {
     expect(other.log).toEqual(['BEGIN', 'load offers-00000.ndjson FAILS', 'ROLLBACK']);
     await b.abandon();
     expect(fs.existsSync(`${other.wh.file}.stage`)).toBe(false);
+  });
+
+  test('loads that wrote fewer rows than were staged fail the commit, rolled back', async () => {
+    const { wh, log, loseRowAt } = fakeWarehouse('lossy');
+    loseRowAt(2);
+    const staging = new Staging(wh, 1024);
+    await stagePages(staging, 3);
+    const work = jest.fn();
+    await expect(staging.commit(work)).rejects.toThrow(
+      'internal: 30 offers records were staged but 29 loaded',
+    );
+    expect(work).not.toHaveBeenCalled();
+    expect(log).toEqual(['BEGIN', ...loads(0, 3), 'ROLLBACK']);
   });
 });

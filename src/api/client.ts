@@ -28,7 +28,7 @@ const TOO_LARGE = 'EGOKARTTOOLARGE';
 const WAIT_TOO_LONG = 'EGOKARTWAIT';
 
 /** The most one response may have, as received and as decompressed. A page of 100 offers is tens of KB. */
-export const MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
+const MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
 /** Exponential backoff alone waits at most this long before a retry. */
 const MAX_BACKOFF_MS = 60_000;
 /** A request waits for GoKart's Retry-After only while all its waits add up to at most this. */

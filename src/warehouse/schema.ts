@@ -2,7 +2,6 @@
 import fs from 'fs';
 import type { JSONSchema7, JSONSchema7Definition } from 'json-schema';
 import path from 'path';
-import { MAX_RESPONSE_BYTES } from '../api/client';
 import { ApiRecord } from '../api/types';
 import { parseDateTime } from '../dates';
 import { STREAMS } from '../streams';
@@ -58,9 +57,9 @@ interface TypedField {
  * JSON schema (names kept as spelled there: DuckDB matches identifiers without
  * regard to case, so `launchdate` works in queries too), the whole record as the
  * API sent it (fields the API adds later are kept) and its extraction time.
- * Records are staged page by page as JSON lines, every column typed in JS (see
- * stageLine), which DuckDB loads into the table (a first sync) or a temp stage
- * table that the commit merges from (see staging.ts and merge.ts).
+ * Records are staged as JSON lines (see stageLine), which DuckDB
+ * loads into the table (a first sync) or a temp stage table that the commit
+ * merges from (see staging.ts and merge.ts).
  */
 export class StreamTable {
   readonly columns: readonly Column[];
@@ -69,6 +68,9 @@ export class StreamTable {
   /** The columns the sync writes, but `id` (user columns are not among them). */
   readonly valueColumns: readonly string[];
   private readonly fields: readonly TypedField[];
+  /** The fields typed in JS (stageLine), and those DuckDB takes from the JSON (loadSql). */
+  private readonly timestamps: readonly TypedField[];
+  private readonly fromJson: readonly { name: string; typing: Exclude<Typing, 'timestamp'> }[];
 
   constructor(
     readonly name: string,
@@ -77,10 +79,14 @@ export class StreamTable {
     this.stage = `_${name}_stage`;
     this.fields = Object.entries(schema.properties ?? {}).flatMap(([field, def]) => {
       const typing = columnTyping(def);
-      return field !== 'id' && /^[A-Za-z_]\w*$/.test(field) && typing
+      return !RESERVED.has(field.toLowerCase()) && /^[A-Za-z_]\w*$/.test(field) && typing
         ? [{ name: field, typing }]
         : [];
     });
+    this.timestamps = this.fields.filter((f) => f.typing === 'timestamp');
+    this.fromJson = this.fields.flatMap(({ name, typing }) =>
+      typing === 'timestamp' ? [] : [{ name, typing }],
+    );
     this.columns = [
       // Unique, kept so by the merge (see merge.ts) rather than by a PRIMARY KEY: its index
       // had to be loaded, updated and rewritten whole by every commit (1,000,000 offers: +140 MiB
@@ -108,10 +114,11 @@ export class StreamTable {
 
   /**
    * A record as one line of a stage chunk (see staging.ts): the record itself (the JSON
-   * column) beside each column's value, typed here: timestamps as epoch ms by the
-   * connector's own date parser (so the table and the cursor agree), amounts as decimal
-   * text, strings and lists of strings as they are; a value of the wrong type as null
-   * (the JSON keeps it).
+   * column), its timestamp fields as epoch ms, typed here by the connector's own date parser
+   * (so the table and the cursor agree), and one character per other field: `1` when its
+   * value has its column's type (or is null), else `0`. DuckDB takes those fields' values
+   * from the JSON itself (see loadSql), so nothing is serialised twice; a value of the wrong
+   * type is null in its column (the JSON keeps it).
    */
   stageLine(received: ApiRecord, at: number): string {
     let record = received;
@@ -122,66 +129,83 @@ export class StreamTable {
       data = JSON.stringify(record);
     }
     // Built as text: field names are plain identifiers (see the constructor).
-    let line = `{"id":${JSON.stringify(record.id)}`;
-    for (const f of this.fields) line += `,"${f.name}":${typedJson(f.typing, record[f.name])}`;
-    return `${line},"_airbyte_data":${data},"_airbyte_extracted_at":${at}}`;
+    let line = `{"_airbyte_extracted_at":${at}`;
+    for (const f of this.timestamps)
+      line += `,"${f.name}":${parseDateTime(record[f.name]) ?? null}`;
+    let typed = '';
+    for (const f of this.fromJson) {
+      const value = record[f.name];
+      typed += value === null || value === undefined || hasType(f.typing, value) ? '1' : '0';
+    }
+    return `${line},"${TYPED_KEY}":"${typed}","_airbyte_data":${data}}`;
   }
 
   /**
-   * Loads one stage chunk (the statement's parameter $1) into `into` with DuckDB's JSON reader,
-   * each value cast to its column's type. DuckDB casts text to a 38-digit decimal some 100 times
-   * slower than to an 18-digit one: amounts below 10^9 take the fast path, the rest the slow one.
+   * Loads one stage chunk (the statement's parameter $1; no line longer than `longestLine`
+   * bytes) into `into` with DuckDB's JSON reader: timestamps from their epoch ms, every other
+   * column from the record's JSON in one pass (json_transform), kept only where stageLine
+   * found it of the right type. DuckDB casts text to a 38-digit decimal some 100 times slower
+   * than to an 18-digit one: amounts below 10^9 take the fast path, the rest the slow one.
    */
-  loadSql(into: string): string {
-    const json: Record<Typing, string> = {
-      timestamp: 'BIGINT',
-      decimal: 'VARCHAR',
-      strings: 'VARCHAR[]',
-      string: 'VARCHAR',
+  loadSql(into: string, longestLine: number): string {
+    const shape = Object.fromEntries([
+      ['id', 'VARCHAR'],
+      ...this.fromJson.map((f) => [f.name, f.typing === 'strings' ? ['VARCHAR'] : 'VARCHAR']),
+    ]);
+    const fromJson = (f: TypedField): string => {
+      const value = `_s.${f.name}`;
+      const typed =
+        f.typing === 'decimal'
+          ? `coalesce(TRY_CAST(TRY_CAST(trim(${value}) AS DECIMAL(18, 9)) AS DECIMAL(38, 9)),
+    TRY_CAST(trim(${value}) AS DECIMAL(38, 9)))`
+          : value;
+      const bit = this.fromJson.findIndex((j) => j.name === f.name) + 1;
+      return `CASE WHEN ${TYPED_KEY}[${bit}] = '1' THEN ${typed} END`;
     };
-    const typings: [string, Typing | 'json'][] = [
-      ['id', 'string'],
-      ...this.fields.map((f): [string, Typing] => [f.name, f.typing]),
-      ['_airbyte_data', 'json'],
-      ['_airbyte_extracted_at', 'timestamp'],
+    const select = [
+      '_s.id',
+      ...this.fields.map((f) =>
+        f.typing === 'timestamp' ? `epoch_ms(${f.name})::TIMESTAMPTZ` : fromJson(f),
+      ),
+      '_airbyte_data',
+      'epoch_ms(_airbyte_extracted_at)::TIMESTAMPTZ',
     ];
-    const select = ([name, typing]: [string, Typing | 'json']): string => {
-      if (typing === 'timestamp') return `epoch_ms(${name})::TIMESTAMPTZ`;
-      if (typing !== 'decimal') return name;
-      return `coalesce(TRY_CAST(TRY_CAST(${name} AS DECIMAL(18, 9)) AS DECIMAL(38, 9)),
-    TRY_CAST(${name} AS DECIMAL(38, 9)))`;
-    };
-    const columns = typings
-      .map(([name, typing]) => `${name}: '${typing === 'json' ? 'JSON' : json[typing]}'`)
-      .join(', ');
-    return `INSERT INTO ${into} (${typings.map(([name]) => name).join(', ')})
-SELECT ${typings.map(select).join(',\n  ')}
-FROM read_json($1, format = 'newline_delimited', maximum_object_size = ${MAX_STAGE_LINE},
-  columns = {${columns}})`;
+    const columns = [
+      `_airbyte_extracted_at: 'BIGINT'`,
+      ...this.timestamps.map((f) => `${f.name}: 'BIGINT'`),
+      `${TYPED_KEY}: 'VARCHAR'`,
+      `_airbyte_data: 'JSON'`,
+    ];
+    return `INSERT INTO ${into} (${this.columns.map((c) => c.name).join(', ')})
+SELECT ${select.join(',\n  ')}
+FROM (SELECT *, json_transform(_airbyte_data, '${JSON.stringify(shape)}') AS _s
+  FROM read_json($1, format = 'newline_delimited', maximum_object_size = ${Math.max(longestLine + 1, MIN_OBJECT_SIZE)},
+    columns = {${columns.join(', ')}}))`;
   }
 }
 
-/**
- * The longest stage line DuckDB reads (its JSON reader holds twice this per thread): a
- * record is at most a whole response, and its line holds it and its typed copies.
- */
-const MAX_STAGE_LINE = 2 * MAX_RESPONSE_BYTES + 1024 * 1024;
+/** A stage line's key for which fields stageLine found of their column's type. */
+const TYPED_KEY = '_stage_typed';
 
-/** A field's value as its stage line holds it, as JSON text (see stageLine). */
-function typedJson(typing: Typing, value: unknown): string {
+/** Names the table or a stage line uses itself: a schema field so named gets no column (the JSON keeps it). */
+const RESERVED = new Set(['id', '_airbyte_data', '_airbyte_extracted_at', TYPED_KEY]);
+
+/**
+ * The smallest maximum_object_size a load gives DuckDB's JSON reader, which holds a buffer of
+ * about twice this per thread; a chunk with a longer line (a page of large records) gets its
+ * own length.
+ */
+const MIN_OBJECT_SIZE = 1024 * 1024;
+
+/** True when a value (not null) can go into its field's column (see columnTyping and loadSql). */
+function hasType(typing: Exclude<Typing, 'timestamp'>, value: unknown): boolean {
   switch (typing) {
-    case 'timestamp':
-      return String(parseDateTime(value) ?? null);
-    case 'decimal': {
-      const text = decimalText(value);
-      return text === null ? 'null' : `"${text}"`; // digits, sign, point and exponent only
-    }
+    case 'decimal': // what decimalText accepts, without making the text (DuckDB reads it from the JSON)
+      return typeof value === 'number' ? Number.isFinite(value) : decimalText(value) !== null;
     case 'string':
-      return typeof value === 'string' ? JSON.stringify(value) : 'null';
+      return typeof value === 'string';
     case 'strings':
-      return Array.isArray(value) && value.every((v) => v === null || typeof v === 'string')
-        ? JSON.stringify(value)
-        : 'null';
+      return Array.isArray(value) && value.every((v) => v === null || typeof v === 'string');
   }
 }
 

@@ -16,19 +16,22 @@ export function stageDir(db: string): string {
 }
 
 /**
- * One stream's staged rows. Appending a page is one synchronous write of its rows'
- * JSON lines (typed by StreamTable.stageLine); closed chunks are loaded by Staging and
+ * One stream's staged rows. Appending a page is one synchronous write of its records'
+ * lines (StreamTable.stageLine); closed chunks are loaded by Staging and
  * kept until the commit, so a rolled-back load can be run again.
  */
 export class StreamStage {
-  /** Every closed chunk, in order. */
-  readonly chunks: string[] = [];
+  /** Every closed chunk, in order: its file and its longest line, in bytes. */
+  readonly chunks: { file: string; longest: number }[] = [];
   /** Chunks loaded into the open transaction. */
   loaded = 0;
   /** Rows the loads of the open transaction wrote. */
   rowsLoaded = 0;
+  /** Records written to the chunks. */
+  rowsStaged = 0;
   private fd?: number;
   private bytes = 0;
+  private longest = 0;
 
   constructor(
     readonly table: StreamTable,
@@ -38,14 +41,17 @@ export class StreamStage {
     private readonly chunkBytes = CHUNK_BYTES,
   ) {}
 
-  /** Appends records, all extracted at `at` (epoch ms). */
+  /** Appends a page of records, all extracted at `at` (epoch ms), one line each. */
   write(records: readonly ApiRecord[], at: number): void {
     if (!records.length) return;
     let text = '';
     for (const record of records) text += this.table.stageLine(record, at) + '\n';
+    const bytes = Buffer.from(text);
     this.fd ??= fs.openSync(this.chunkPath(this.chunks.length), 'w');
-    fs.writeSync(this.fd, text);
-    this.bytes += Buffer.byteLength(text);
+    for (let done = 0; done < bytes.length;) done += fs.writeSync(this.fd, bytes, done);
+    this.bytes += bytes.length;
+    this.longest = Math.max(this.longest, bytes.length); // a bound on its longest line
+    this.rowsStaged += records.length;
     if (this.bytes >= this.chunkBytes) this.close();
   }
 
@@ -53,14 +59,24 @@ export class StreamStage {
   close(): void {
     if (this.fd === undefined) return;
     fs.closeSync(this.fd);
+    this.chunks.push({ file: this.chunkPath(this.chunks.length), longest: this.longest });
     this.fd = undefined;
     this.bytes = 0;
-    this.chunks.push(this.chunkPath(this.chunks.length));
+    this.longest = 0;
   }
 
-  /** The load of one chunk, its path the statement's only parameter. */
-  get loadSql(): string {
-    return this.table.loadSql(this.direct ? this.table.name : `temp.${this.table.stage}`);
+  /** Throws unless the loads wrote a row for every record staged. */
+  checkLoaded(): void {
+    if (this.rowsLoaded !== this.rowsStaged)
+      throw new Error(
+        `internal: ${this.rowsStaged} ${this.table.name} records were staged but ${this.rowsLoaded} loaded`,
+      );
+  }
+
+  /** The load of a closed chunk, its path the statement's only parameter. */
+  loadSql(chunk: { longest: number }): string {
+    const into = this.direct ? this.table.name : `temp.${this.table.stage}`;
+    return this.table.loadSql(into, chunk.longest);
   }
 
   private chunkPath(index: number): string {
@@ -69,9 +85,8 @@ export class StreamStage {
 }
 
 /**
- * DuckDB's threads for the loads, and so the database's from its open (database.ts): the JSON
- * reader holds a 34 MiB buffer per thread, which two would not fit in memory_limit, and the
- * read has the other core.
+ * DuckDB's threads for the loads, and so the database's from its open (database.ts): the read
+ * has the other core (and each thread's JSON reader holds its own buffer).
  */
 export const LOAD_THREADS = 1;
 
@@ -142,6 +157,7 @@ export class Staging {
     for (let attempt = 1; ; attempt++) {
       try {
         await this.loadClosed();
+        for (const stage of this.stages.values()) stage.checkLoaded();
         await this.useThreads(MERGE_THREADS);
         const result = await work();
         await this.wh.conn.run('COMMIT');
@@ -195,7 +211,8 @@ export class Staging {
     }
     for (const stage of this.stages.values()) {
       while (stage.loaded < stage.chunks.length) {
-        const result = await this.wh.conn.run(stage.loadSql, [stage.chunks[stage.loaded]]);
+        const chunk = stage.chunks[stage.loaded];
+        const result = await this.wh.conn.run(stage.loadSql(chunk), [chunk.file]);
         stage.rowsLoaded += Number(result.rowsChanged);
         stage.loaded++;
       }
