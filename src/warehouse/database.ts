@@ -13,8 +13,8 @@ export const DEFAULT_DB = './gokart-offers.duckdb';
 /**
  * DuckDB's own memory, bounded (its default is 80% of the machine): the merge's joins
  * spill to `<db>.tmp` beyond it, and DuckDB caches blocks up to it. Its JSON reader (the
- * loads, see staging.ts) holds a buffer of twice the longest staged line, 2 MiB at least,
- * within it. It is not all DuckDB takes:
+ * loads, see staging.ts) holds a 32 MiB buffer within it (more for a chunk with a line
+ * over 16 MiB). It is not all DuckDB takes:
  * loading 1,000,000 offers into a table took some 140 MiB more, which no setting tried
  * lowered (threads, memory_limit, allocator flush thresholds, glibc's arenas). A load or
  * commit that runs out of memory is rolled back whole and run again from the staged

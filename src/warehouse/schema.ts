@@ -191,11 +191,11 @@ const TYPED_KEY = '_stage_typed';
 const RESERVED = new Set(['id', '_airbyte_data', '_airbyte_extracted_at', TYPED_KEY]);
 
 /**
- * The smallest maximum_object_size a load gives DuckDB's JSON reader, which holds a buffer of
- * about twice this per thread; a chunk with a longer line (a page of large records) gets its
- * own length.
+ * The smallest maximum_object_size a load gives DuckDB's JSON reader: its own default. The
+ * reader holds a buffer of twice this per thread (32 MiB: no smaller value shrinks it); a
+ * chunk with a longer line (a page of very large records) gets that line's length.
  */
-const MIN_OBJECT_SIZE = 1024 * 1024;
+const MIN_OBJECT_SIZE = 16 * 1024 * 1024;
 
 /** True when a value (not null) can go into its field's column (see columnTyping and loadSql). */
 function hasType(typing: Exclude<Typing, 'timestamp'>, value: unknown): boolean {

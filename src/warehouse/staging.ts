@@ -85,8 +85,9 @@ export class StreamStage {
 }
 
 /**
- * DuckDB's threads for the loads, and so the database's from its open (database.ts): the read
- * has the other core (and each thread's JSON reader holds its own buffer).
+ * DuckDB's threads for the loads, and so the database's from its open (database.ts): the JSON
+ * reader holds a 32 MiB buffer per thread, which two would not fit in memory_limit, and the
+ * read has the other core.
  */
 export const LOAD_THREADS = 1;
 
