@@ -18,7 +18,7 @@ const SQL_TYPE: Record<Typing, string> = {
   timestamp: 'TIMESTAMP WITH TIME ZONE',
   // DECIMAL(38, 9): DuckDB's widest exact decimal, 29 digits before the point
   // and 9 after, so any money amount (and most token sub-units) is kept exactly
-  // and sums do not drift the way DOUBLE sums do. See decimalText for what
+  // and sums do not drift the way DOUBLE sums do. See isAmount for what
   // precision actually reaches it.
   decimal: 'DECIMAL(38,9)',
   strings: 'VARCHAR[]',
@@ -200,8 +200,8 @@ const MIN_OBJECT_SIZE = 16 * 1024 * 1024;
 /** True when a value (not null) can go into its field's column (see columnTyping and loadSql). */
 function hasType(typing: Exclude<Typing, 'timestamp'>, value: unknown): boolean {
   switch (typing) {
-    case 'decimal': // what decimalText accepts, without making the text (DuckDB reads it from the JSON)
-      return typeof value === 'number' ? Number.isFinite(value) : decimalText(value) !== null;
+    case 'decimal':
+      return isAmount(value);
     case 'string':
       return typeof value === 'string';
     case 'strings':
@@ -244,21 +244,18 @@ CREATE TABLE IF NOT EXISTS ${RUNS_TABLE} (
 ALTER TABLE ${RUNS_TABLE} ADD COLUMN IF NOT EXISTS streams JSON;`;
 
 /**
- * A number as decimal text for an exact DECIMAL cast. The client has already
- * run the response through JSON.parse, so a JSON number arrives here as an IEEE
- * double: String() gives the shortest decimal that round-trips to it, which is
- * the API's own text whenever that had at most 15 significant digits (every
- * two-decimal amount below 10^13). Longer numbers were rounded to 17 significant
- * digits before we saw them; DECIMAL(38, 9) then keeps that value exactly, rounding
- * only past 9 decimals, and one beyond 10^29 becomes NULL (the JSON column keeps it).
- * A numeric string is taken digit for digit.
+ * True for a value DuckDB casts exactly to DECIMAL(38, 9) from the record's JSON (loadSql): a
+ * number, or a numeric string (taken digit for digit, blanks around it trimmed). The client has
+ * already run the response through JSON.parse, so the JSON holds a number as JavaScript wrote
+ * the IEEE double: the shortest decimal that round-trips to it, which is the API's own text
+ * whenever that had at most 15 significant digits (every two-decimal amount below 10^13).
+ * Longer numbers were rounded to 17 significant digits before we saw them; DECIMAL(38, 9) then
+ * keeps that value exactly, rounding only past 9 decimals, and one beyond 10^29 becomes NULL
+ * (the JSON column keeps it).
  */
-export function decimalText(value: unknown): string | null {
-  if (typeof value === 'number') return Number.isFinite(value) ? String(value) : null;
-  if (typeof value === 'string' && /^\s*-?\d+(\.\d+)?([eE][+-]?\d+)?\s*$/.test(value)) {
-    return value.trim();
-  }
-  return null;
+function isAmount(value: unknown): boolean {
+  if (typeof value === 'number') return Number.isFinite(value);
+  return typeof value === 'string' && /^\s*-?\d+(\.\d+)?([eE][+-]?\d+)?\s*$/.test(value);
 }
 
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
